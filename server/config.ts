@@ -1,0 +1,144 @@
+// Every setting in one zod schema. Each entry's description feeds the README's configuration table
+// (`npm run gen` rewrites it), so the documentation cannot drift from what start-up accepts.
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalPath = z.string().trim().min(1).optional();
+
+export const settings = z.object({
+  PORT: port.default(8443).describe('TCP port of the HTTPS listener (0 picks a free port).'),
+  HOST: z.string().trim().min(1).default('127.0.0.1').describe('Address the HTTPS listener binds to.'),
+  ISSUER: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Issuer identifier (RFC 8414): the public base URL of this server. Default `https://localhost:$PORT`.'),
+  MODE: z
+    .enum(['sandbox', 'production'])
+    .default('sandbox')
+    .describe(
+      '`sandbox` generates its own TLS certificate and sandbox CA and simulates the PSU; `production` requires real certificates and PSU login with SCA.',
+    ),
+  DATA_DIR: z
+    .string()
+    .trim()
+    .min(1)
+    .default('./data')
+    .describe('Folder for the database and generated sandbox material.'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe('The SQLite database file (a path or `file:` URL). Default `$DATA_DIR/psd2-oauth.db`.'),
+  TLS_CERT: optionalPath.describe(
+    'PEM file of the server certificate (with its chain). In sandbox mode, when absent, a localhost certificate is generated into `DATA_DIR` on first start.',
+  ),
+  TLS_KEY: optionalPath.describe('PEM file of the server private key. Required with `TLS_CERT`.'),
+  TRUST_ANCHORS: optionalPath.describe(
+    'PEM bundle of the CA certificates whose client certificates (QWACs) are accepted. Sandbox mode also trusts its own sandbox CA, generated into `DATA_DIR` on first start.',
+  ),
+  TRUSTED_PROXIES: z
+    .string()
+    .trim()
+    .optional()
+    .describe(
+      'Comma-separated IPs and CIDRs of TLS-terminating proxies whose RFC 9440 `Client-Cert` headers are honoured. Default: none.',
+    ),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Minimum level of the JSON log lines written to standard output.'),
+  ACCESS_TOKEN_SIGNING_ALG: z
+    .enum(['ES256', 'PS256'])
+    .default('ES256')
+    .describe('Algorithm of the active signing key. Both an ES256 and a PS256 key are published at `/jwks`.'),
+});
+
+export type Settings = z.infer<typeof settings>;
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Absent ISSUER: derived from the bound port once the listener is up. */
+  issuer: string | undefined;
+  mode: 'sandbox' | 'production';
+  dataDir: string;
+  databasePath: string;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  trustAnchors: string | undefined;
+  trustedProxies: string | undefined;
+  logLevel: Settings['LOG_LEVEL'];
+  signingAlg: Settings['ACCESS_TOKEN_SIGNING_ALG'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the settings from an environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(settings.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = settings.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '');
+      return `  ${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const s = parsed.data;
+  const dataDir = resolve(cwd, s.DATA_DIR);
+  const config: Config = {
+    port: s.PORT,
+    host: s.HOST,
+    issuer: s.ISSUER?.replace(/\/+$/, ''),
+    mode: s.MODE,
+    dataDir,
+    databasePath: databasePath(s.DATABASE_URL, dataDir, cwd),
+    tlsCert: s.TLS_CERT && resolve(cwd, s.TLS_CERT),
+    tlsKey: s.TLS_KEY && resolve(cwd, s.TLS_KEY),
+    trustAnchors: s.TRUST_ANCHORS && resolve(cwd, s.TRUST_ANCHORS),
+    trustedProxies: s.TRUSTED_PROXIES || undefined,
+    logLevel: s.LOG_LEVEL,
+    signingAlg: s.ACCESS_TOKEN_SIGNING_ALG,
+  };
+  checkConsistency(config);
+  return config;
+}
+
+function databasePath(url: string | undefined, dataDir: string, cwd: string): string {
+  if (!url) return join(dataDir, 'psd2-oauth.db');
+  if (/^postgres(ql)?:/i.test(url)) {
+    throw new ConfigError(
+      `invalid configuration:\n  DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path`,
+    );
+  }
+  const path = url.replace(/^(sqlite|file):(\/\/)?/i, '');
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+/** Production refuses every sandbox convenience, and says at once everything that is missing. */
+function checkConsistency(config: Config): void {
+  const problems: string[] = [];
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+    problems.push('TLS_CERT and TLS_KEY go together: set both or neither');
+  }
+  if (config.mode === 'production') {
+    if (!config.tlsCert) problems.push('TLS_CERT is required in production mode (no certificate is generated)');
+    if (!config.tlsKey) problems.push('TLS_KEY is required in production mode');
+    if (!config.trustAnchors) {
+      problems.push('TRUST_ANCHORS is required in production mode (the sandbox CA is never trusted)');
+    }
+    if (!config.issuer) problems.push('ISSUER is required in production mode, as an https URL');
+    else if (!config.issuer.startsWith('https://')) problems.push('ISSUER must be an https URL in production mode');
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}

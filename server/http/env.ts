@@ -1,0 +1,15 @@
+import type { HttpBindings } from '@hono/node-server';
+import type { Logger } from 'pino';
+import type { OAuthErrorCode } from '../protocol/errors.ts';
+
+/** What the HTTP layer shares between middleware and handlers for one request. */
+export type AppEnv = {
+  Bindings: HttpBindings;
+  Variables: {
+    logger: Logger;
+    /** The OAuth client the request acted for, once known: logged, never a secret. */
+    clientId?: string;
+    errorCode?: OAuthErrorCode;
+    errorDetail?: string;
+  };
+};

@@ -1,0 +1,60 @@
+// The only place where an OAuthError, a validation failure or an unexpected exception becomes an
+// HTTP response. Anything unexpected is `server_error` with nothing of its internals.
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+import { OAuthError, type OAuthErrorCode } from '../protocol/errors.ts';
+import type { AppEnv } from './env.ts';
+
+/** RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
+export function sanitizeDescription(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/["]/g, "'")
+    .replace(/\\/g, '/')
+    .replace(/[^\x20-\x7e]/g, '?');
+}
+
+export function errorBody(error: OAuthError): { error: OAuthErrorCode; error_description: string } {
+  return { error: error.code, error_description: sanitizeDescription(error.description) };
+}
+
+export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
+  c.set('errorCode', error.code);
+  if (error.detail) c.set('errorDetail', error.detail);
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+  if (error.status === 401 || error.challenge) {
+    const scheme = error.challenge ?? 'mTLS';
+    const description = sanitizeDescription(error.description);
+    headers['WWW-Authenticate'] = `${scheme} error="${error.code}", error_description="${description}"`;
+  }
+  return c.json(errorBody(error), error.status as ContentfulStatusCode, headers);
+}
+
+/** Describes a zod failure as `field: reason` lines a caller can act on. */
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+/**
+ * Builds the validation hook of a route: a zod failure becomes the OAuth error of that endpoint
+ * (invalid_request for most, invalid_client_metadata for registration), never a framework default.
+ */
+export function validationHook(code: OAuthErrorCode = 'invalid_request') {
+  return (result: { success: true } | { success: false; error: ZodError }, c: Context<AppEnv>) => {
+    if (!result.success) return errorResponse(c, new OAuthError(code, describeZodError(result.error)));
+    return undefined;
+  };
+}
+
+export function handleError(err: unknown, c: Context<AppEnv>): Response {
+  if (err instanceof OAuthError) return errorResponse(c, err);
+  c.var.logger?.error({ err }, 'unexpected error');
+  return errorResponse(c, new OAuthError('server_error', 'The server could not complete the request.'));
+}

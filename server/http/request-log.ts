@@ -1,0 +1,23 @@
+// One JSON line per request. Only the path is logged, never the query string: authorization
+// requests and redirects carry codes and state there.
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
+import type { AppEnv } from './env.ts';
+
+export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    c.set('logger', logger);
+    await next();
+    const line: Record<string, unknown> = {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+    };
+    if (c.var.clientId) line.client_id = c.var.clientId;
+    if (c.var.errorCode) line.error = c.var.errorCode;
+    if (c.var.errorDetail) line.error_detail = c.var.errorDetail;
+    logger.info(line, 'request');
+  };
+}

@@ -1,0 +1,96 @@
+// The runtime edge: reads files, opens the store, starts the HTTPS listener. The same code runs on
+// Node and on Deno, through node:https (Deno.serve cannot request client certificates).
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { type Logger, pino } from 'pino';
+import { openSqlite } from '../db/sqlite.ts';
+import { createSqliteStores } from '../db/stores.ts';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
+import { loadSigningKeys } from './protocol/signing-keys.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  issuer: string;
+  logger: Logger;
+  /** Stops accepting, lets in-flight requests finish, then closes the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'psd2-oauth' } });
+  const tls = await loadTls(config);
+  const trustAnchorsPem = await loadTrustAnchors(config);
+
+  const db = openSqlite(config.databasePath);
+  const stores = createSqliteStores(db);
+  const keys = await loadSigningKeys(stores.signingKeys, config.signingAlg);
+
+  let listener: ReturnType<typeof getRequestListener> | undefined;
+  const server: Server = createServer(
+    { cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    (req, res) => {
+      if (listener) return void listener(req, res);
+      res.writeHead(503).end();
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = config.issuer ?? `https://localhost:${port}`;
+  const app = createApp({ issuer, mode: config.mode, logger, keys, stores, trustAnchorsPem });
+  listener = getRequestListener(app.fetch);
+  logger.info({ issuer, mode: config.mode, port, host: config.host, database: config.databasePath }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `https://localhost:${port}`,
+    port,
+    issuer,
+    logger,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => {
+          db.$client.close();
+          logger.info('stopped');
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+async function loadTls(config: Config): Promise<{ cert: string; key: string }> {
+  if (config.tlsCert && config.tlsKey) {
+    return { cert: readFileSync(config.tlsCert, 'utf8'), key: readFileSync(config.tlsKey, 'utf8') };
+  }
+  // Only reachable in sandbox mode: production without TLS_CERT is refused by the config.
+  const ca = await ensureSandboxCa(config.dataDir);
+  return ensureSandboxTls(config.dataDir, ca);
+}
+
+/** The PEM bundle of accepted client-certificate issuers; sandbox mode adds its own CA. */
+async function loadTrustAnchors(config: Config): Promise<string> {
+  const parts: string[] = [];
+  if (config.trustAnchors) parts.push(readFileSync(config.trustAnchors, 'utf8'));
+  if (config.mode === 'sandbox') {
+    await ensureSandboxCa(config.dataDir);
+    parts.push(readFileSync(sandboxPaths(config.dataDir).caCert, 'utf8'));
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,68 @@
+// The server's JOSE signing keys: created on first start, one per supported algorithm, published
+// at /jwks by their public members only. One key signs; the others stay published so that a
+// rotation does not invalidate tokens already issued.
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { SigningKeyStore, StoredSigningKey } from './ports.ts';
+
+export const SIGNING_ALGS = ['ES256', 'PS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export interface ActiveSigningKey {
+  kid: string;
+  alg: SigningAlg;
+  privateKey: CryptoKey;
+}
+
+export interface SigningKeySet {
+  active: ActiveSigningKey;
+  /** The JWK Set document (RFC 7517 §5): public members only. */
+  jwks: { keys: JWK[] };
+}
+
+const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;
+
+export function publicJwk(jwk: Record<string, unknown>, kid: string, alg: string): JWK {
+  const out: JWK = { kid, alg, use: 'sig' };
+  for (const member of PUBLIC_MEMBERS) {
+    if (typeof jwk[member] === 'string') out[member] = jwk[member] as string;
+  }
+  return out;
+}
+
+async function createKey(alg: SigningAlg, now: number): Promise<StoredSigningKey> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+  const privateJwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(privateJwk);
+  return { kid, alg, publicJwk: publicJwk(privateJwk, kid, alg), privateJwk, status: 'published', createdAt: now };
+}
+
+/**
+ * Ensures one published key per supported algorithm and that the active key uses `activeAlg`,
+ * then loads the set. Changing the configured algorithm activates the existing key of that
+ * algorithm; the former active key stays published.
+ */
+export async function loadSigningKeys(
+  store: SigningKeyStore,
+  activeAlg: SigningAlg,
+  now = Date.now(),
+): Promise<SigningKeySet> {
+  let keys = await store.listPublished();
+  for (const alg of SIGNING_ALGS) {
+    if (!keys.some((k) => k.alg === alg)) await store.insert(await createKey(alg, now));
+  }
+  keys = await store.listPublished();
+  let active = keys.find((k) => k.status === 'active');
+  if (active?.alg !== activeAlg) {
+    const candidate = keys.find((k) => k.alg === activeAlg);
+    if (!candidate) throw new Error(`no ${activeAlg} signing key`);
+    await store.activate(candidate.kid);
+    keys = await store.listPublished();
+    active = keys.find((k) => k.kid === candidate.kid);
+  }
+  if (!active) throw new Error('no active signing key');
+  const privateKey = (await importJWK(active.privateJwk as JWK, active.alg)) as CryptoKey;
+  return {
+    active: { kid: active.kid, alg: active.alg as SigningAlg, privateKey },
+    jwks: { keys: keys.map((k) => publicJwk(k.publicJwk, k.kid, k.alg)) },
+  };
+}

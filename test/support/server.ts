@@ -1,0 +1,43 @@
+// Starts the real server over TLS on an ephemeral port with a fresh DATA_DIR and SQLite file.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../server/config.ts';
+import { type RunningServer, startServer } from '../../server/main.ts';
+import { sandboxPaths } from '../../server/pki/sandbox-files.ts';
+import { type RequestOptions, request } from './https.ts';
+
+export interface TestServer {
+  server: RunningServer;
+  url: string;
+  dataDir: string;
+  /** The sandbox CA: it signed the server's TLS certificate. */
+  caPem: string;
+  get(path: string, options?: RequestOptions): ReturnType<typeof request>;
+  post(path: string, options?: RequestOptions): ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'psd2-oauth-test-'));
+  const config = loadConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', ...env });
+  const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const caPem = readFileSync(sandboxPaths(dir).caCert, 'utf8');
+  const call =
+    (method: string) =>
+    (path: string, options: RequestOptions = {}) =>
+      request(`${server.url}${path}`, { ca: caPem, method, ...options });
+  return {
+    server,
+    url: server.url,
+    dataDir: dir,
+    caPem,
+    get: call('GET'),
+    post: call('POST'),
+    async close() {
+      await server.close();
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
