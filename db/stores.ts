@@ -1,17 +1,26 @@
 // The SQLite implementations of the protocol's storage ports: the only file that writes drizzle queries.
-import { desc, eq, ne, sql } from 'drizzle-orm';
-import type { HealthProbe, SigningKeyStore, StoredSigningKey } from '../server/protocol/ports.ts';
-import { signingKeys } from './schema.ts';
+import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
+import type {
+  AuditEvent,
+  ClientRecord,
+  ClientStore,
+  HealthProbe,
+  SigningKeyStore,
+  StoredSigningKey,
+} from '../server/protocol/ports.ts';
+import { auditEvents, clients, signingKeys } from './schema.ts';
 import type { Db } from './sqlite.ts';
 
 export interface Stores {
   signingKeys: SigningKeyStore;
+  clients: ClientStore;
   health: HealthProbe;
 }
 
 export function createSqliteStores(db: Db): Stores {
   return {
     signingKeys: signingKeyStore(db),
+    clients: clientStore(db),
     health: {
       async ping() {
         db.get(sql`select 1`);
@@ -56,6 +65,85 @@ function signingKeyStore(db: Db): SigningKeyStore {
       db.transaction((tx) => {
         tx.update(signingKeys).set({ status: 'published' }).where(eq(signingKeys.status, 'active')).run();
         tx.update(signingKeys).set({ status: 'active' }).where(eq(signingKeys.kid, kid)).run();
+      });
+    },
+  };
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+function writeAudit(tx: Tx | Db, event: AuditEvent): void {
+  tx.insert(auditEvents)
+    .values({
+      id: globalThis.crypto.randomUUID(),
+      occurredAt: event.occurredAt,
+      action: event.action,
+      clientId: event.clientId,
+      actorSubjectDn: event.actorSubjectDn,
+      actorThumbprint: event.actorThumbprint,
+      detail: event.detail ? JSON.stringify(event.detail) : null,
+    })
+    .run();
+}
+
+function clientStore(db: Db): ClientStore {
+  const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
+  return {
+    async insert(record, event) {
+      db.transaction((tx) => {
+        tx.insert(clients)
+          .values({
+            clientId: record.clientId,
+            organizationId: record.organizationId,
+            subjectDn: record.metadata.tls_client_auth_subject_dn,
+            metadata: JSON.stringify(record.metadata),
+            registrationTokenDigest: record.registrationTokenDigest,
+            issuedAt: record.issuedAt,
+            updatedAt: record.updatedAt,
+          })
+          .run();
+        writeAudit(tx, event);
+      });
+    },
+    async find(clientId) {
+      const row = db.select().from(clients).where(live(clientId)).get();
+      if (!row?.registrationTokenDigest) return undefined;
+      return {
+        clientId: row.clientId,
+        organizationId: row.organizationId,
+        metadata: JSON.parse(row.metadata) as ClientRecord['metadata'],
+        registrationTokenDigest: row.registrationTokenDigest,
+        issuedAt: row.issuedAt,
+        updatedAt: row.updatedAt,
+      };
+    },
+    async replace(clientId, expectedTokenDigest, changes, event) {
+      return db.transaction((tx) => {
+        const result = tx
+          .update(clients)
+          .set({
+            metadata: JSON.stringify(changes.metadata),
+            subjectDn: changes.metadata.tls_client_auth_subject_dn,
+            registrationTokenDigest: changes.registrationTokenDigest,
+            updatedAt: changes.updatedAt,
+          })
+          .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
+          .run();
+        if (result.changes !== 1) return false;
+        writeAudit(tx, event);
+        return true;
+      });
+    },
+    async delete(clientId, expectedTokenDigest, event) {
+      return db.transaction((tx) => {
+        const result = tx
+          .update(clients)
+          .set({ deletedAt: event.occurredAt, registrationTokenDigest: null, updatedAt: event.occurredAt })
+          .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
+          .run();
+        if (result.changes !== 1) return false;
+        writeAudit(tx, event);
+        return true;
       });
     },
   };

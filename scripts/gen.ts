@@ -30,8 +30,9 @@ export function buildOpenApiDocument() {
     mode: 'sandbox',
     logger: pino({ level: 'silent' }),
     keys: { active: { kid: '', alg: 'ES256', privateKey: undefined as never }, jwks: { keys: [] } },
-    stores: { health: { ping: async () => {} } },
+    stores: { health: { ping: async () => {} }, clients: undefined as never },
     trustAnchorsPem: '',
+    verifier: { verify: async () => undefined as never, stats: { pathValidations: 0, cacheHits: 0, cached: 0 } },
   });
   return app.getOpenAPI31Document(openApiConfig('https://localhost:8443'));
 }

@@ -3,25 +3,33 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
+import { parseTrustedProxies } from './http/client-certificate.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorResponse, handleError, validationHook } from './http/errors.ts';
 import { requestLog } from './http/request-log.ts';
 import { mountDiscovery } from './http/routes/discovery.ts';
 import { mountDocs } from './http/routes/docs.ts';
 import { mountHealth } from './http/routes/health.ts';
+import { mountRegistration } from './http/routes/registration.ts';
+import { tppAuthentication } from './http/tpp-authentication.ts';
 import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
-import type { HealthProbe } from './protocol/ports.ts';
+import type { ClientStore, HealthProbe } from './protocol/ports.ts';
 import type { SigningKeySet } from './protocol/signing-keys.ts';
+import { createTppIdentityVerifier, type TppIdentityVerifier } from './protocol/tpp-identity.ts';
 
 export interface AppDeps {
   issuer: string;
   mode: 'sandbox' | 'production';
   logger: Logger;
   keys: SigningKeySet;
-  stores: { health: HealthProbe };
+  stores: { health: HealthProbe; clients: ClientStore };
   /** PEM bundle of the CAs whose client certificates are accepted. */
   trustAnchorsPem: string;
+  /** Comma-separated IPs and CIDRs whose RFC 9440 Client-Cert headers are honoured. */
+  trustedProxies?: string;
+  /** Injected by tests that need a clock; built from trustAnchorsPem otherwise. */
+  verifier?: TppIdentityVerifier;
 }
 
 export const OPENAPI_INFO = {
@@ -44,7 +52,22 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       'The TPP presents its eIDAS QWAC (an X.509 certificate for website authentication carrying the PSD2 QCStatement) in the TLS handshake.',
   });
 
-  const endpoints: EndpointPaths = { jwks_uri: '/jwks', service_documentation: '/docs' };
+  const authenticate = tppAuthentication({
+    verifier: deps.verifier ?? createTppIdentityVerifier({ trustAnchors: deps.trustAnchorsPem }),
+    trustedProxies: parseTrustedProxies(deps.trustedProxies ?? ''),
+  });
+
+  const endpoints: EndpointPaths = {
+    registration_endpoint: '/register',
+    jwks_uri: '/jwks',
+    service_documentation: '/docs',
+  };
+  mountRegistration(app, {
+    issuer: deps.issuer,
+    clients: deps.stores.clients,
+    policy: { allowLocalhostRedirects: deps.mode === 'sandbox' },
+    authenticate,
+  });
   mountDiscovery(app, { issuer: deps.issuer, endpoints, grantTypes: [], keys: deps.keys });
   mountHealth(app, deps.stores.health);
   mountDocs(app);
@@ -59,6 +82,7 @@ export function openApiConfig(serverUrl: string) {
     info: OPENAPI_INFO,
     servers: [{ url: serverUrl }],
     tags: [
+      { name: 'Client registration', description: 'RFC 7591 and RFC 7592, over mutual TLS with a QWAC' },
       { name: 'Discovery', description: 'Metadata and keys' },
       { name: 'Operations', description: 'Health' },
     ],

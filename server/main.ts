@@ -51,7 +51,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   const port = (server.address() as AddressInfo).port;
   const issuer = config.issuer ?? `https://localhost:${port}`;
-  const app = createApp({ issuer, mode: config.mode, logger, keys, stores, trustAnchorsPem });
+  const app = createApp({
+    issuer,
+    mode: config.mode,
+    logger,
+    keys,
+    stores,
+    trustAnchorsPem,
+    trustedProxies: config.trustedProxies,
+  });
   listener = getRequestListener(app.fetch);
   logger.info({ issuer, mode: config.mode, port, host: config.host, database: config.databasePath }, 'listening');
 

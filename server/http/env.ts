@@ -1,6 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { OAuthErrorCode } from '../protocol/errors.ts';
+import type { TppIdentity } from '../protocol/tpp-identity.ts';
 
 /** What the HTTP layer shares between middleware and handlers for one request. */
 export type AppEnv = {
@@ -9,6 +10,8 @@ export type AppEnv = {
     logger: Logger;
     /** The OAuth client the request acted for, once known: logged, never a secret. */
     clientId?: string;
+    /** The TPP authenticated by its certificate, on mTLS endpoints. */
+    tpp: TppIdentity;
     errorCode?: OAuthErrorCode;
     errorDetail?: string;
   };

@@ -1,6 +1,7 @@
 // The only place where an OAuthError, a validation failure or an unexpected exception becomes an
 // HTTP response. Anything unexpected is `server_error` with nothing of its internals.
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { OAuthError, type OAuthErrorCode } from '../protocol/errors.ts';
@@ -27,7 +28,9 @@ export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
   if (error.status === 401 || error.challenge) {
     const scheme = error.challenge ?? 'mTLS';
     const description = sanitizeDescription(error.description);
-    headers['WWW-Authenticate'] = `${scheme} error="${error.code}", error_description="${description}"`;
+    // tls_client_auth has no registered HTTP scheme; `mTLS` tells the client what to present.
+    headers['WWW-Authenticate'] =
+      `${scheme} realm="psd2-oauth", error="${error.code}", error_description="${description}"`;
   }
   return c.json(errorBody(error), error.status as ContentfulStatusCode, headers);
 }
@@ -45,16 +48,21 @@ export function describeZodError(error: ZodError): string {
 /**
  * Builds the validation hook of a route: a zod failure becomes the OAuth error of that endpoint
  * (invalid_request for most, invalid_client_metadata for registration), never a framework default.
+ * It throws, so the one error handler serialises it like every other OAuthError.
  */
 export function validationHook(code: OAuthErrorCode = 'invalid_request') {
-  return (result: { success: true } | { success: false; error: ZodError }, c: Context<AppEnv>) => {
-    if (!result.success) return errorResponse(c, new OAuthError(code, describeZodError(result.error)));
+  return (result: { success: true } | { success: false; error: ZodError }): undefined => {
+    if (!result.success) throw new OAuthError(code, describeZodError(result.error));
     return undefined;
   };
 }
 
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   if (err instanceof OAuthError) return errorResponse(c, err);
+  // Hono's body parsers throw HTTPException 400 on a body that does not parse.
+  if (err instanceof HTTPException && err.status === 400) {
+    return errorResponse(c, new OAuthError('invalid_request', 'the request body could not be parsed'));
+  }
   c.var.logger?.error({ err }, 'unexpected error');
   return errorResponse(c, new OAuthError('server_error', 'The server could not complete the request.'));
 }
