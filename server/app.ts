@@ -26,6 +26,8 @@ export interface AppDeps {
   stores: { health: HealthProbe; clients: ClientStore };
   /** PEM bundle of the CAs whose client certificates are accepted. */
   trustAnchorsPem: string;
+  /** PEM bundle of intermediates that may complete a path; never trusted on their own. */
+  intermediatesPem?: string;
   /** Comma-separated IPs and CIDRs whose RFC 9440 Client-Cert headers are honoured. */
   trustedProxies?: string;
   /** Injected by tests that need a clock; built from trustAnchorsPem otherwise. */
@@ -53,7 +55,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
 
   const authenticate = tppAuthentication({
-    verifier: deps.verifier ?? createTppIdentityVerifier({ trustAnchors: deps.trustAnchorsPem }),
+    verifier:
+      deps.verifier ??
+      createTppIdentityVerifier({ trustAnchors: deps.trustAnchorsPem, intermediates: deps.intermediatesPem }),
     trustedProxies: parseTrustedProxies(deps.trustedProxies ?? ''),
   });
 

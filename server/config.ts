@@ -38,6 +38,9 @@ export const settings = z.object({
   TRUST_ANCHORS: optionalPath.describe(
     'PEM bundle of the CA certificates whose client certificates (QWACs) are accepted. Sandbox mode also trusts its own sandbox CA, generated into `DATA_DIR` on first start.',
   ),
+  INTERMEDIATE_CERTS: optionalPath.describe(
+    'PEM bundle of intermediate CA certificates that may complete a client certificate path when the client (or a proxy that forwards only the leaf, like nginx) does not send them. Never trusted on their own.',
+  ),
   TRUSTED_PROXIES: z
     .string()
     .trim()
@@ -68,6 +71,7 @@ export interface Config {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   trustAnchors: string | undefined;
+  intermediateCerts: string | undefined;
   trustedProxies: string | undefined;
   logLevel: Settings['LOG_LEVEL'];
   signingAlg: Settings['ACCESS_TOKEN_SIGNING_ALG'];
@@ -104,6 +108,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     tlsCert: s.TLS_CERT && resolve(cwd, s.TLS_CERT),
     tlsKey: s.TLS_KEY && resolve(cwd, s.TLS_KEY),
     trustAnchors: s.TRUST_ANCHORS && resolve(cwd, s.TRUST_ANCHORS),
+    intermediateCerts: s.INTERMEDIATE_CERTS && resolve(cwd, s.INTERMEDIATE_CERTS),
     trustedProxies: s.TRUSTED_PROXIES || undefined,
     logLevel: s.LOG_LEVEL,
     signingAlg: s.ACCESS_TOKEN_SIGNING_ALG,

@@ -58,6 +58,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     keys,
     stores,
     trustAnchorsPem,
+    intermediatesPem: config.intermediateCerts ? readFileSync(config.intermediateCerts, 'utf8') : undefined,
     trustedProxies: config.trustedProxies,
   });
   listener = getRequestListener(app.fetch);
