@@ -2,25 +2,32 @@
 import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type {
   AuditEvent,
+  AuthorizationStores,
   ClientRecord,
   ClientStore,
   HealthProbe,
   SigningKeyStore,
   StoredSigningKey,
 } from '../server/protocol/ports.ts';
-import { auditEvents, clients, signingKeys } from './schema.ts';
+import { auditEvents, clients, grants, signingKeys } from './schema.ts';
 import type { Db } from './sqlite.ts';
+import { createAuthorizationStores } from './stores-authorization.ts';
+import { createTokenStores, type TokenStores } from './stores-tokens.ts';
 
-export interface Stores {
+export interface Stores extends TokenStores {
   signingKeys: SigningKeyStore;
   clients: ClientStore;
   health: HealthProbe;
+  /** PSUs, accounts, PSU sessions, authentication log, pushed requests, consents. */
+  authorization: AuthorizationStores;
 }
 
 export function createSqliteStores(db: Db): Stores {
   return {
     signingKeys: signingKeyStore(db),
     clients: clientStore(db),
+    ...createTokenStores(db),
+    authorization: createAuthorizationStores(db),
     health: {
       async ping() {
         db.get(sql`select 1`);
@@ -142,6 +149,12 @@ function clientStore(db: Db): ClientStore {
           .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
           .run();
         if (result.changes !== 1) return false;
+        // Its refresh tokens die with it, in the same commit; introspection refuses its access
+        // tokens by the grant, and those of client_credentials by the client's deletion.
+        tx.update(grants)
+          .set({ revokedAt: event.occurredAt, revokedReason: 'client_deleted' })
+          .where(and(eq(grants.clientId, clientId), isNull(grants.revokedAt)))
+          .run();
         writeAudit(tx, event);
         return true;
       });

@@ -30,7 +30,15 @@ export function buildOpenApiDocument() {
     mode: 'sandbox',
     logger: pino({ level: 'silent' }),
     keys: { active: { kid: '', alg: 'ES256', privateKey: undefined as never }, jwks: { keys: [] } },
-    stores: { health: { ping: async () => {} }, clients: undefined as never },
+    stores: {
+      health: { ping: async () => {} },
+      clients: undefined as never,
+      authorizationCodes: undefined as never,
+      grants: undefined as never,
+      revokedAccessTokens: undefined as never,
+      resourceServers: undefined as never,
+      authorization: undefined as never,
+    },
     trustAnchorsPem: '',
     verifier: { verify: async () => undefined as never, stats: { pathValidations: 0, cacheHits: 0, cached: 0 } },
   });

@@ -223,6 +223,939 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token endpoint (RFC 6749)
+         * @description Authenticated by the QWAC over mutual TLS (`tls_client_auth`, RFC 8705 §2.1). `authorization_code` (PKCE S256) and `refresh_token` for aisp and cbpii, `client_credentials` for pisp. Access tokens are JWTs bound to the certificate (`cnf.x5t#S256`). Responses carry `Cache-Control: no-store`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+                };
+            };
+            responses: {
+                /** @description The tokens. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TokenResponse"];
+                    };
+                };
+                /** @description invalid_request (missing or repeated parameter, not a form body), invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate and organisation; with WWW-Authenticate */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a token (RFC 7009)
+         * @description A refresh token revokes its grant: the refresh token and every access token issued from it. An access token is revoked alone. Unknown, expired or already revoked tokens get 200. A token issued to another client is refused with 400 `invalid_request` and left untouched (RFC 7009 §2.1).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["RevocationRequest"];
+                };
+            };
+            responses: {
+                /** @description Revoked, or nothing to revoke. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description invalid_request: token missing or repeated, not a form body, or the token belongs to another client */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate; with WWW-Authenticate */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/introspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Introspect an access token (RFC 7662)
+         * @description For the bank’s resource servers, authenticated with HTTP Basic (`client_secret_basic`). Sees a revocation at once, unlike local validation with `/jwks`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["IntrospectionRequest"];
+                };
+            };
+            responses: {
+                /** @description The token’s state. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["IntrospectionResponse"];
+                    };
+                };
+                /** @description invalid_request: token missing or repeated, or not a form body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/par": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Only POST is allowed on the PAR endpoint */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description method_not_allowed, with `Allow: POST` */
+                405: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Push an authorization request (RFC 9126)
+         * @description The parameters of an authorization request, checked as /authorize checks them. The `request_uri` is single use, bound to the client, and expires after `expires_in` seconds; send the PSU to `/{lang}/authorize?client_id=…&request_uri=…`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["PushedAuthorizationRequest"];
+                };
+            };
+            responses: {
+                /** @description Stored. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PushedAuthorizationResponse"];
+                    };
+                };
+                /** @description invalid_request (a missing, repeated or wrong parameter, PKCE missing or not S256, unregistered redirect_uri), invalid_scope, unauthorized_client */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description invalid_client: no acceptable QWAC, or the certificate is not the one registered for client_id */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization endpoint, language negotiated
+         * @description RFC 6749 §4.1.1 with PKCE (S256 only) and RFC 9126 request_uri. No CORS. Responses carry `Cache-Control: no-store`, a CSP limited to `self` with `frame-ancestors none`, and a `__Host-` session cookie (Secure, HttpOnly, SameSite=Lax). The language comes from ui_locales, then Accept-Language, then French.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description `code` */
+                    response_type?: string;
+                    /** @description Required. */
+                    client_id?: string;
+                    /** @description Required; one of the registered redirect URIs, exactly. */
+                    redirect_uri?: string;
+                    /** @description `aisp`, `aisp extended_transaction_history` or `cbpii`, within the client’s scopes. */
+                    scope?: string;
+                    /** @description Echoed byte for byte in the redirect. */
+                    state?: string;
+                    /** @description Required: BASE64URL(SHA-256(code_verifier)). */
+                    code_challenge?: string;
+                    /** @description Required: `S256` (`plain` is refused). */
+                    code_challenge_method?: string;
+                    /** @description Instead of the other parameters: a `request_uri` from `/par` (with client_id). */
+                    request_uri?: string;
+                    /** @description `fr` or `en` (on `/authorize` only). */
+                    ui_locales?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The sandbox page (sandbox mode) or the login page (production mode). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description An error after the client and redirect URI are established: the redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207). */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description An error page in the PSU’s language, never a redirect: unknown client, missing or unregistered redirect URI, bad request_uri. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{lang}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization endpoint in French or English
+         * @description RFC 6749 §4.1.1 with PKCE (S256 only) and RFC 9126 request_uri. No CORS. Responses carry `Cache-Control: no-store`, a CSP limited to `self` with `frame-ancestors none`, and a `__Host-` session cookie (Secure, HttpOnly, SameSite=Lax).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description `code` */
+                    response_type?: string;
+                    /** @description Required. */
+                    client_id?: string;
+                    /** @description Required; one of the registered redirect URIs, exactly. */
+                    redirect_uri?: string;
+                    /** @description `aisp`, `aisp extended_transaction_history` or `cbpii`, within the client’s scopes. */
+                    scope?: string;
+                    /** @description Echoed byte for byte in the redirect. */
+                    state?: string;
+                    /** @description Required: BASE64URL(SHA-256(code_verifier)). */
+                    code_challenge?: string;
+                    /** @description Required: `S256` (`plain` is refused). */
+                    code_challenge_method?: string;
+                    /** @description Instead of the other parameters: a `request_uri` from `/par` (with client_id). */
+                    request_uri?: string;
+                    /** @description `fr` or `en` (on `/authorize` only). */
+                    ui_locales?: string;
+                };
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The sandbox page (sandbox mode) or the login page (production mode). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description An error after the client and redirect URI are established: the redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207). */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description An error page in the PSU’s language, never a redirect: unknown client, missing or unregistered redirect URI, bad request_uri. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{lang}/authorize/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The PSU approves or refuses
+         * @description Approve: a consent for the chosen accounts and an authorization code (single use, at most 60 s), then a 303 to the redirect URI with `code`, `state`, `iss`. Refuse: a 303 with `error=access_denied`. In the sandbox the form also names the persona.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": {
+                        /** @description The token of the page’s form. */
+                        csrf_token?: string;
+                        /** @enum {string} */
+                        decision?: "approve" | "refuse";
+                        /** @description Sandbox: the chosen persona (psu id). */
+                        persona?: string;
+                        /** @description The accounts the TPP may see (repeated). */
+                        account?: string | string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description The page again, when no account was chosen. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The redirect URI with the authorization response. */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A malformed form. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The CSRF token is missing or wrong. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is not at this step (a replayed form, or a request already completed). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No session: the cookie is missing, unknown or the session ended. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{lang}/authorize/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Production: the login page of the current session */
+        get: {
+            parameters: {
+                query?: {
+                    retry?: "failed" | "locked";
+                    until?: string;
+                };
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The login page. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is past this step. */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A malformed form. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The CSRF token is missing or wrong. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is not at this step (a replayed form, or a request already completed). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No session: the cookie is missing, unknown or the session ended. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Production: identifier and password (first factor)
+         * @description Always continues to the one-time code, right password or not, so that a failure never tells which element was wrong (RTS art. 4(3)(a)).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": {
+                        /** @description The token of the page’s form. */
+                        csrf_token?: string;
+                        username?: string;
+                        password?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description To the one-time code page. */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A malformed form. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The CSRF token is missing or wrong. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is not at this step (a replayed form, or a request already completed). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No session: the cookie is missing, unknown or the session ended. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{lang}/authorize/otp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Production: the one-time code page */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The one-time code page. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is past this step. */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A malformed form. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The CSRF token is missing or wrong. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is not at this step (a replayed form, or a request already completed). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No session: the cookie is missing, unknown or the session ended. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Production: the TOTP code (second factor)
+         * @description Both factors right: on to the consent. Otherwise back to the login page with one message for every failure; 5 consecutive failures block the PSU (RTS art. 4(3)(b)).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": {
+                        /** @description The token of the page’s form. */
+                        csrf_token?: string;
+                        otp?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description To the consent page, or back to the login page. */
+                303: {
+                    headers: {
+                        /** @description Where the browser goes next */
+                        Location: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A malformed form. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The CSRF token is missing or wrong. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is not at this step (a replayed form, or a request already completed). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No session: the cookie is missing, unknown or the session ended. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{lang}/authorize/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Production: the consent page, after SCA */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    lang: "fr" | "en";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The consent page with account selection. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description A malformed form. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The CSRF token is missing or wrong. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description The session is not at this step (a replayed form, or a request already completed). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+                /** @description No session: the cookie is missing, unknown or the session ended. */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/psu.css": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stylesheet of the PSU pages */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSS */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/css": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/oauth-authorization-server": {
         parameters: {
             query?: never;
@@ -535,6 +1468,155 @@ export interface components {
             software_version?: string;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * @example {
+         *       "access_token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJpc3MiOi…",
+         *       "token_type": "Bearer",
+         *       "expires_in": 300,
+         *       "scope": "aisp",
+         *       "refresh_token": "Yq9P4nZx1kLwQ2mT8vB3cA.4fK…"
+         *     }
+         */
+        TokenResponse: {
+            /** @description A JWT (RFC 9068, `typ: at+jwt`) bound to the certificate. */
+            access_token: string;
+            /** @enum {string} */
+            token_type: "Bearer";
+            expires_in: number;
+            scope: string;
+            /** @description authorization_code for aisp and cbpii; refresh_token only when rotation is configured. */
+            refresh_token?: string;
+        };
+        /**
+         * @description Each parameter at most once. Parameters the grant type does not take are ignored (RFC 6749 §3.2).
+         * @example {
+         *       "grant_type": "authorization_code",
+         *       "client_id": "tq3Vb2cN9xVhK1xq0yM2lQqB",
+         *       "code": "SplxlOBeZQQYbYS6WxSbIA…",
+         *       "redirect_uri": "https://tpp.example/callback",
+         *       "code_verifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+         *     }
+         */
+        TokenRequest: {
+            /**
+             * @description `authorization_code`, `refresh_token` or `client_credentials`. Required.
+             * @example authorization_code
+             */
+            grant_type?: string;
+            /** @description Required (tls_client_auth): a client registered with the subject DN of the presented certificate. */
+            client_id?: string;
+            /** @description authorization_code: the code from the redirect. */
+            code?: string;
+            /** @description authorization_code: exactly the one of the authorization request. */
+            redirect_uri?: string;
+            /** @description authorization_code: the PKCE verifier (S256). */
+            code_verifier?: string;
+            /** @description refresh_token: the refresh token. */
+            refresh_token?: string;
+            /** @description refresh_token: a narrower scope than granted (never extended_transaction_history). client_credentials: `pisp` (the default). */
+            scope?: string;
+        } & {
+            [key: string]: string;
+        };
+        /**
+         * @example {
+         *       "token": "Yq9P4nZx1kLwQ2mT8vB3cA.4fK…",
+         *       "client_id": "tq3Vb2cN9xVhK1xq0yM2lQqB"
+         *     }
+         */
+        RevocationRequest: {
+            /** @description The access token or refresh token. Required. */
+            token?: string;
+            /** @description `access_token` or `refresh_token`; not needed (the server tells them apart) and ignored. */
+            token_type_hint?: string;
+            /** @description Required (tls_client_auth). */
+            client_id?: string;
+        } & {
+            [key: string]: string;
+        };
+        /**
+         * @description An inactive token (revoked, expired, unknown, client deleted, consent ended) is exactly `{"active": false}`.
+         * @example {
+         *       "active": true,
+         *       "scope": "aisp",
+         *       "client_id": "tq3Vb2cN9xVhK1xq0yM2lQqB",
+         *       "sub": "psu-7c1e",
+         *       "exp": 1795490300,
+         *       "iat": 1795490000,
+         *       "iss": "https://localhost:8443",
+         *       "aud": "https://localhost:8443/psd2",
+         *       "jti": "m1Zk3Yb0XQe7cD2fG9hJ4w",
+         *       "token_type": "Bearer",
+         *       "cnf": {
+         *         "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"
+         *       },
+         *       "consent_id": "c-41f2",
+         *       "account_ids": [
+         *         "acc-1",
+         *         "acc-2"
+         *       ]
+         *     }
+         */
+        IntrospectionResponse: {
+            active: boolean;
+            scope?: string;
+            client_id?: string;
+            /** @description The PSU, or the client for client_credentials. */
+            sub?: string;
+            exp?: number;
+            iat?: number;
+            iss?: string;
+            aud?: string;
+            jti?: string;
+            /** @enum {string} */
+            token_type?: "Bearer";
+            /** @description RFC 8705 §3: the resource server compares it with the presented certificate. */
+            cnf?: {
+                "x5t#S256": string;
+            };
+            consent_id?: string;
+            account_ids?: string[];
+        };
+        /**
+         * @example {
+         *       "token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJpc3MiOi…"
+         *     }
+         */
+        IntrospectionRequest: {
+            /** @description The access token. Required. */
+            token?: string;
+            /** @description Ignored: only access tokens are introspected. */
+            token_type_hint?: string;
+        } & {
+            [key: string]: string;
+        };
+        /**
+         * @example {
+         *       "request_uri": "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c",
+         *       "expires_in": 60
+         *     }
+         */
+        PushedAuthorizationResponse: {
+            request_uri: string;
+            expires_in: number;
+        };
+        PushedAuthorizationRequest: {
+            /** @description The client the presented QWAC is registered for. */
+            client_id?: string;
+            /** @example code */
+            response_type?: string;
+            /** @example https://tpp.example/cb */
+            redirect_uri?: string;
+            /** @example aisp extended_transaction_history */
+            scope?: string;
+            state?: string;
+            /** @example E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM */
+            code_challenge?: string;
+            /** @example S256 */
+            code_challenge_method?: string;
+            /** @description Refused: a pushed request cannot name another (RFC 9126 §2.1). */
+            request_uri?: string;
         };
         AuthorizationServerMetadata: {
             issuer: string;

@@ -1,21 +1,39 @@
 // createApp(deps): every route mounted on one OpenAPIHono, one error mapper, the OpenAPI document.
 // It receives its stores and keys; it never opens a database or a socket itself.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
 import { parseTrustedProxies } from './http/client-certificate.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorResponse, handleError, validationHook } from './http/errors.ts';
 import { requestLog } from './http/request-log.ts';
+import { mountAuthorization } from './http/routes/authorization.ts';
 import { mountDiscovery } from './http/routes/discovery.ts';
 import { mountDocs } from './http/routes/docs.ts';
 import { mountHealth } from './http/routes/health.ts';
+import { mountIntrospection } from './http/routes/introspection.ts';
+import { mountPar } from './http/routes/par.ts';
 import { mountRegistration } from './http/routes/registration.ts';
+import { mountToken } from './http/routes/token.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
+import { createAccessTokens } from './protocol/access-tokens.ts';
 import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
-import type { ClientStore, HealthProbe } from './protocol/ports.ts';
+import type {
+  AccountDirectory,
+  AuthorizationCodeStore,
+  AuthorizationStores,
+  ClientStore,
+  GrantStore,
+  HealthProbe,
+  PsuAuthenticator,
+  ResourceServerStore,
+  RevokedAccessTokenStore,
+} from './protocol/ports.ts';
+import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import type { SigningKeySet } from './protocol/signing-keys.ts';
+import { GRANT_TYPES_SUPPORTED } from './protocol/token/index.ts';
 import { createTppIdentityVerifier, type TppIdentityVerifier } from './protocol/tpp-identity.ts';
 
 export interface AppDeps {
@@ -23,7 +41,19 @@ export interface AppDeps {
   mode: 'sandbox' | 'production';
   logger: Logger;
   keys: SigningKeySet;
-  stores: { health: HealthProbe; clients: ClientStore };
+  stores: {
+    health: HealthProbe;
+    clients: ClientStore;
+    authorizationCodes: AuthorizationCodeStore;
+    grants: GrantStore;
+    revokedAccessTokens: RevokedAccessTokenStore;
+    resourceServers: ResourceServerStore;
+    authorization: AuthorizationStores;
+  };
+  /** The PSU side: settings, and the bank's own PSU authentication and account lookup if it has them. */
+  authorization?: AuthorizationSettings;
+  /** Access tokens and refresh tokens; defaults: 300 s, `${issuer}/psd2`, no rotation. */
+  tokens?: { ttl?: number; audience?: string; refreshTokenRotation?: boolean };
   /** PEM bundle of the CAs whose client certificates are accepted. */
   trustAnchorsPem: string;
   /** PEM bundle of intermediates that may complete a path; never trusted on their own. */
@@ -63,6 +93,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   const endpoints: EndpointPaths = {
     registration_endpoint: '/register',
+    token_endpoint: '/token',
+    revocation_endpoint: '/revoke',
+    introspection_endpoint: '/introspect',
+    authorization_endpoint: '/authorize',
+    pushed_authorization_request_endpoint: '/par',
     jwks_uri: '/jwks',
     service_documentation: '/docs',
   };
@@ -72,7 +107,27 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     policy: { allowLocalhostRedirects: deps.mode === 'sandbox' },
     authenticate,
   });
-  mountDiscovery(app, { issuer: deps.issuer, endpoints, grantTypes: [], keys: deps.keys });
+  const accessTokens = createAccessTokens({
+    issuer: deps.issuer,
+    audience: deps.tokens?.audience ?? `${deps.issuer}/psd2`,
+    ttl: deps.tokens?.ttl ?? 300,
+    keys: deps.keys,
+  });
+  const tokenStores = {
+    clients: deps.stores.clients,
+    authorizationCodes: deps.stores.authorizationCodes,
+    grants: deps.stores.grants,
+    revokedAccessTokens: deps.stores.revokedAccessTokens,
+    accessTokens,
+  };
+  mountToken(app, {
+    ...tokenStores,
+    refreshTokenRotation: deps.tokens?.refreshTokenRotation ?? false,
+    authenticate,
+  });
+  mountIntrospection(app, { ...tokenStores, resourceServers: deps.stores.resourceServers });
+  mountPsuSide(app, deps, authenticate);
+  mountDiscovery(app, { issuer: deps.issuer, endpoints, grantTypes: GRANT_TYPES_SUPPORTED, keys: deps.keys });
   mountHealth(app, deps.stores.health);
   mountDocs(app);
 
@@ -87,8 +142,58 @@ export function openApiConfig(serverUrl: string) {
     servers: [{ url: serverUrl }],
     tags: [
       { name: 'Client registration', description: 'RFC 7591 and RFC 7592, over mutual TLS with a QWAC' },
+      { name: 'Tokens', description: 'Token (RFC 6749), revocation (RFC 7009) and introspection (RFC 7662)' },
+      { name: 'Authorization', description: 'Pushed authorization requests (RFC 9126), over mutual TLS' },
+      { name: 'PSU pages', description: 'The authorization endpoint and the HTML pages where the PSU grants access' },
       { name: 'Discovery', description: 'Metadata and keys' },
       { name: 'Operations', description: 'Health' },
     ],
   };
+}
+
+export interface AuthorizationSettings {
+  /** Default 300 (RTS art. 4(3)(d)). */
+  sessionInactivitySeconds?: number;
+  /** Default 1800. */
+  lockoutSeconds?: number;
+  /** Default 180. */
+  cbpiiConsentDays?: number;
+  /** Default 60. */
+  codeTtlSeconds?: number;
+  /** Default 60. */
+  parExpiresInSeconds?: number;
+  /** Default: PSUs of the database, password (scrypt) and TOTP. */
+  authenticator?: PsuAuthenticator;
+  /** Default: accounts of the database. */
+  accounts?: AccountDirectory;
+}
+
+function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: MiddlewareHandler<AppEnv>): void {
+  const settings = deps.authorization ?? {};
+  const stores = deps.stores.authorization;
+  mountPar(app, {
+    clients: deps.stores.clients,
+    pushedRequests: stores?.pushedRequests,
+    authenticate,
+    expiresInSeconds: settings.parExpiresInSeconds ?? 60,
+  });
+  mountAuthorization(app, {
+    issuer: deps.issuer,
+    mode: deps.mode,
+    clients: deps.stores.clients,
+    psus: stores?.psus,
+    accounts: settings.accounts ?? stores?.accounts,
+    authenticator:
+      settings.authenticator ??
+      createDatabasePsuAuthenticator(stores?.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
+    sessions: stores?.sessions,
+    events: stores?.events,
+    pushedRequests: stores?.pushedRequests,
+    consents: stores?.consents,
+    settings: {
+      sessionInactivitySeconds: settings.sessionInactivitySeconds ?? 300,
+      cbpiiConsentDays: settings.cbpiiConsentDays ?? 180,
+      codeTtlSeconds: settings.codeTtlSeconds ?? 60,
+    },
+  });
 }

@@ -2,8 +2,7 @@
 // The psd2-oauth command. Each subcommand lives in server/cli/ and reads the same configuration
 // (environment variables) as the server.
 import process from 'node:process';
-import { sandboxCertCommand, UsageError } from './cli/sandbox-cert.ts';
-import { serveCommand } from './cli/serve.ts';
+import { UsageError } from './cli/usage.ts';
 import { ConfigError } from './config.ts';
 
 interface Command {
@@ -11,9 +10,29 @@ interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = {
-  serve: serveCommand,
-  'sandbox-cert': sandboxCertCommand,
+// Loaded only when run: each command pulls in its own dependencies (the server, the PKI, the
+// database), and a command line should not pay for all of them.
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  serve: {
+    summary: 'start the HTTPS server (configured by environment variables, see README)',
+    load: async () => (await import('./cli/serve.ts')).serveCommand,
+  },
+  'sandbox-cert': {
+    summary: 'issue a test QWAC (key, certificate, chain) signed by the sandbox CA',
+    load: async () => (await import('./cli/sandbox-cert.ts')).sandboxCertCommand,
+  },
+  psu: {
+    summary: 'manage PSUs: add, list, disable, enable, reset-totp (prints the TOTP enrolment once)',
+    load: async () => (await import('./cli/psu.ts')).psuCommand,
+  },
+  account: {
+    summary: 'manage the PSUs’ payment accounts: add, list',
+    load: async () => (await import('./cli/account.ts')).accountCommand,
+  },
+  'resource-server': {
+    summary: 'credentials for resource servers to call /introspect (add NAME, list, disable CLIENT_ID)',
+    load: async () => (await import('./cli/resource-server.ts')).resourceServerCommand,
+  },
 };
 
 function help(): string {
@@ -44,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await (await command.load()).run(rest);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`psd2-oauth: ${err.message}\n`);

@@ -56,6 +56,82 @@ export const settings = z.object({
     .enum(['ES256', 'PS256'])
     .default('ES256')
     .describe('Algorithm of the active signing key. Both an ES256 and a PS256 key are published at `/jwks`.'),
+  ACCESS_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(3600)
+    .default(300)
+    .describe(
+      'Lifetime of access tokens, in seconds. Resource servers that validate tokens locally see a revocation only when the token expires, so keep it short.',
+    ),
+  ACCESS_TOKEN_AUDIENCE: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe(
+      'The `aud` of access tokens: the identifier of the bank’s PSD2 API (resource server). Default `$ISSUER/psd2`.',
+    ),
+  REFRESH_TOKEN_ROTATION: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe(
+      '`true` issues a new refresh token on each refresh; the previous one is accepted once more for a retry, and any older one revokes the grant (reuse detection). Default `false` (FAPI 2.0).',
+    ),
+  PURGE_INTERVAL: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(86_400)
+    .default(3600)
+    .describe(
+      'Seconds between two runs of the purge of expired codes, revoked-token records, pushed requests, PSU sessions and old grants.',
+    ),
+  PURGE_RETENTION: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(2_592_000)
+    .describe('Seconds an expired or revoked grant is kept (for the audit trail) before the purge deletes it.'),
+  PSU_SESSION_INACTIVITY: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(300)
+    .default(300)
+    .describe(
+      'Seconds of inactivity after which a PSU session on the authorization pages ends (RTS art. 4(3)(d): at most 5 minutes).',
+    ),
+  PSU_LOCKOUT_DURATION: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(1800)
+    .describe(
+      'Seconds a PSU stays blocked after 5 consecutive failed authentication attempts (RTS art. 4(3)(b)). The count is kept in the database.',
+    ),
+  CBPII_CONSENT_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(180)
+    .describe('Days a cbpii consent lasts. An aisp consent always lasts 180 days (RTS art. 10a).'),
+  AUTHORIZATION_CODE_TTL: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(60)
+    .default(60)
+    .describe('Seconds an authorization code stays valid (at most 60).'),
+  PAR_EXPIRES_IN: z.coerce
+    .number()
+    .int()
+    .min(5)
+    .max(599)
+    .default(60)
+    .describe('Seconds a pushed authorization request (`request_uri`, RFC 9126) stays usable.'),
 });
 
 export type Settings = z.infer<typeof settings>;
@@ -75,6 +151,24 @@ export interface Config {
   trustedProxies: string | undefined;
   logLevel: Settings['LOG_LEVEL'];
   signingAlg: Settings['ACCESS_TOKEN_SIGNING_ALG'];
+  /** Seconds. */
+  accessTokenTtl: number;
+  /** Absent ACCESS_TOKEN_AUDIENCE: `${issuer}/psd2`, once the issuer is known. */
+  accessTokenAudience: string | undefined;
+  refreshTokenRotation: boolean;
+  /** Seconds. */
+  purgeInterval: number;
+  /** Seconds. */
+  purgeRetention: number;
+  /** Seconds; PSU pages. */
+  psuSessionInactivity: number;
+  /** Seconds. */
+  psuLockoutDuration: number;
+  cbpiiConsentDays: number;
+  /** Seconds. */
+  authorizationCodeTtl: number;
+  /** Seconds. */
+  parExpiresIn: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +206,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     trustedProxies: s.TRUSTED_PROXIES || undefined,
     logLevel: s.LOG_LEVEL,
     signingAlg: s.ACCESS_TOKEN_SIGNING_ALG,
+    accessTokenTtl: s.ACCESS_TOKEN_TTL,
+    accessTokenAudience: s.ACCESS_TOKEN_AUDIENCE,
+    refreshTokenRotation: s.REFRESH_TOKEN_ROTATION === 'true',
+    purgeInterval: s.PURGE_INTERVAL,
+    purgeRetention: s.PURGE_RETENTION,
+    psuSessionInactivity: s.PSU_SESSION_INACTIVITY,
+    psuLockoutDuration: s.PSU_LOCKOUT_DURATION,
+    cbpiiConsentDays: s.CBPII_CONSENT_DAYS,
+    authorizationCodeTtl: s.AUTHORIZATION_CODE_TTL,
+    parExpiresIn: s.PAR_EXPIRES_IN,
   };
   checkConsistency(config);
   return config;

@@ -2,14 +2,16 @@
 // Node and on Deno, through node:https (Deno.serve cannot request client certificates).
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
 import { openSqlite } from '../db/sqlite.ts';
 import { createSqliteStores } from '../db/stores.ts';
-import { createApp } from './app.ts';
+import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
+import { schedulePurge } from './protocol/purge.ts';
+import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
 import { loadSigningKeys } from './protocol/signing-keys.ts';
 
 export interface RunningServer {
@@ -23,6 +25,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   logger?: Logger;
+  /** A bank's own PSU authentication and account lookup (see README); default: the database. */
+  psu?: Pick<AuthorizationSettings, 'authenticator' | 'accounts'>;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -33,15 +37,33 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const db = openSqlite(config.databasePath);
   const stores = createSqliteStores(db);
   const keys = await loadSigningKeys(stores.signingKeys, config.signingAlg);
+  if (config.mode === 'sandbox') await seedSandboxPersonas(stores.authorization.psus);
 
   let listener: ReturnType<typeof getRequestListener> | undefined;
+  let closing: Promise<void> | undefined;
+  // In-flight requests per connection, so that shutdown closes idle keep-alive connections at once
+  // and busy ones as soon as their response is sent. Node's closeIdleConnections() does this, but
+  // Deno's node:https does not implement it, and a client's pool would hold close() open.
+  const inFlight = new Map<Socket, number>();
   const server: Server = createServer(
     { cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
     (req, res) => {
+      const socket = req.socket;
+      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+      res.once('close', () => {
+        const left = (inFlight.get(socket) ?? 1) - 1;
+        inFlight.set(socket, left);
+        if (closing && left === 0) socket.destroy();
+      });
+      if (closing) res.setHeader('Connection', 'close');
       if (listener) return void listener(req, res);
       res.writeHead(503).end();
     },
   );
+  server.on('secureConnection', (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once('close', () => inFlight.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -60,11 +82,30 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     trustAnchorsPem,
     intermediatesPem: config.intermediateCerts ? readFileSync(config.intermediateCerts, 'utf8') : undefined,
     trustedProxies: config.trustedProxies,
+    tokens: {
+      ttl: config.accessTokenTtl,
+      audience: config.accessTokenAudience ?? `${issuer}/psd2`,
+      refreshTokenRotation: config.refreshTokenRotation,
+    },
+    authorization: {
+      sessionInactivitySeconds: config.psuSessionInactivity,
+      lockoutSeconds: config.psuLockoutDuration,
+      cbpiiConsentDays: config.cbpiiConsentDays,
+      codeTtlSeconds: config.authorizationCodeTtl,
+      parExpiresInSeconds: config.parExpiresIn,
+      ...options.psu,
+    },
   });
   listener = getRequestListener(app.fetch);
+  const purge = schedulePurge({
+    store: stores.purge,
+    intervalMs: config.purgeInterval * 1000,
+    retentionMs: config.purgeRetention * 1000,
+    onResult: (counts) => logger.info({ purged: counts }, 'purge'),
+    onError: (err) => logger.error({ err }, 'purge failed'),
+  });
   logger.info({ issuer, mode: config.mode, port, host: config.host, database: config.databasePath }, 'listening');
 
-  let closing: Promise<void> | undefined;
   return {
     url: `https://localhost:${port}`,
     port,
@@ -72,12 +113,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger,
     close() {
       closing ??= new Promise<void>((resolve) => {
+        purge.stop();
         server.close(() => {
           db.$client.close();
           logger.info('stopped');
           resolve();
         });
-        server.closeIdleConnections();
+        for (const [socket, requests] of inFlight) if (requests === 0) socket.destroy();
       });
       return closing;
     },

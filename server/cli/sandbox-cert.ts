@@ -10,9 +10,7 @@ import { ensureSandboxCa, sandboxPaths } from '../pki/sandbox-files.ts';
 import { PSD2_ROLES, type Psd2Role } from '../protocol/scope-policy.ts';
 import { parsePsd2OrganizationIdentifier, rfc4514 } from '../protocol/tpp-identity.ts';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from './usage.ts';
 
 const USAGE = `psd2-oauth sandbox-cert --org-id PSDFR-ACPR-12345 --roles PSP_AI,PSP_PI --name "Acme TPP" --out DIR [--days 365]`;
 

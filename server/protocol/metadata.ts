@@ -31,6 +31,8 @@ export function authorizationServerMetadata(issuer: string, paths: EndpointPaths
     authorization_response_iss_parameter_supported: true,
     ui_locales_supported: ['fr', 'en'],
     ...(paths.revocation_endpoint ? { revocation_endpoint_auth_methods_supported: ['tls_client_auth'] } : {}),
+    // Resource servers, not TPPs, introspect: with the credentials of `psd2-oauth resource-server add`.
+    ...(paths.introspection_endpoint ? { introspection_endpoint_auth_methods_supported: ['client_secret_basic'] } : {}),
     ...(paths.pushed_authorization_request_endpoint ? { require_pushed_authorization_requests: false } : {}),
   };
 }

@@ -86,6 +86,29 @@ describe('foundation: the server over TLS', () => {
   });
 });
 
+describe('foundation: graceful shutdown', () => {
+  test('close() ends idle keep-alive connections at once and then refuses new ones', async () => {
+    const t = await startTestServer();
+    const { Agent } = await import('node:https');
+    const agent = new Agent({ keepAlive: true, ca: t.caPem });
+    const { request: httpsRequest } = await import('node:https');
+    const status = await new Promise<number>((resolve, reject) => {
+      httpsRequest(`${t.url}/health`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(status, 200);
+    const started = Date.now();
+    await t.close();
+    assert.ok(Date.now() - started < 3000, 'an idle pooled connection does not hold the shutdown');
+    agent.destroy();
+    await assert.rejects(t.get('/health'));
+  });
+});
+
 describe('foundation: configuration', () => {
   const cli = new URL('../../server/cli.ts', import.meta.url).pathname;
   const run = (env: Record<string, string>) =>

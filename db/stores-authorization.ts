@@ -1,0 +1,267 @@
+// The SQLite implementations of the PSU-side ports: PSUs and accounts, PSU sessions, the
+// authentication log, pushed requests, consents with their authorization codes.
+import { and, asc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
+import type {
+  AccountType,
+  AuthorizationRequest,
+  AuthorizationStores,
+  ConsentStore,
+  PsuAccount,
+  PsuRecord,
+  PsuSession,
+  PsuSessionStore,
+  PsuStore,
+  PushedRequestStore,
+} from '../server/protocol/ports.ts';
+import {
+  accounts,
+  authenticationEvents,
+  authorizationCodes,
+  consents,
+  psuSessions,
+  psus,
+  pushedRequests,
+  scaRecords,
+} from './schema.ts';
+import type { Db } from './sqlite.ts';
+
+export function createAuthorizationStores(db: Db): AuthorizationStores {
+  const psuStore = sqlitePsuStore(db);
+  return {
+    psus: psuStore,
+    accounts: { accountsOf: (psuId) => psuStore.listAccounts(psuId) },
+    sessions: sessionStore(db),
+    events: {
+      async record(event) {
+        db.insert(authenticationEvents)
+          .values({
+            id: globalThis.crypto.randomUUID(),
+            sessionId: event.sessionId,
+            occurredAt: event.occurredAt,
+            event: event.event,
+            psuId: event.psuId ?? null,
+            clientId: event.clientId ?? null,
+            detail: event.detail ? JSON.stringify(event.detail) : null,
+          })
+          .run();
+      },
+    },
+    pushedRequests: pushedRequestStore(db),
+    consents: consentStore(db),
+  };
+}
+
+type PsuRow = typeof psus.$inferSelect;
+type AccountRow = typeof accounts.$inferSelect;
+
+const toPsu = (row: PsuRow): PsuRecord => ({
+  psuId: row.psuId,
+  username: row.username,
+  displayName: row.displayName,
+  passwordHash: row.passwordHash,
+  totpSecret: row.totpSecret,
+  status: row.status as PsuRecord['status'],
+  sandbox: row.sandbox === 1,
+  failedAttempts: row.failedAttempts,
+  lockedUntil: row.lockedUntil,
+  lastTotpStep: row.lastTotpStep,
+  createdAt: row.createdAt,
+});
+
+const toAccount = (row: AccountRow): PsuAccount => ({
+  accountId: row.accountId,
+  psuId: row.psuId,
+  iban: row.iban,
+  name: row.name,
+  type: row.type as AccountType,
+  currency: row.currency,
+});
+
+function sqlitePsuStore(db: Db): PsuStore {
+  return {
+    async insert(psu, accountList = []) {
+      db.transaction((tx) => {
+        tx.insert(psus)
+          .values({
+            psuId: psu.psuId,
+            username: psu.username,
+            displayName: psu.displayName,
+            passwordHash: psu.passwordHash,
+            totpSecret: psu.totpSecret,
+            status: psu.status,
+            sandbox: psu.sandbox ? 1 : 0,
+            failedAttempts: psu.failedAttempts,
+            lockedUntil: psu.lockedUntil,
+            lastTotpStep: psu.lastTotpStep,
+            createdAt: psu.createdAt,
+          })
+          .run();
+        // Listed in the order given.
+        for (const [index, account] of accountList.entries()) {
+          tx.insert(accounts)
+            .values({ ...account, createdAt: psu.createdAt + index })
+            .run();
+        }
+      });
+    },
+    async find(psuId) {
+      const row = db.select().from(psus).where(eq(psus.psuId, psuId)).get();
+      return row && toPsu(row);
+    },
+    async findByUsername(username) {
+      const row = db.select().from(psus).where(eq(psus.username, username)).get();
+      return row && toPsu(row);
+    },
+    async list(filter = {}) {
+      const where = filter.sandbox === undefined ? undefined : eq(psus.sandbox, filter.sandbox ? 1 : 0);
+      return db.select().from(psus).where(where).orderBy(asc(psus.createdAt), asc(psus.username)).all().map(toPsu);
+    },
+    async setStatus(psuId, status) {
+      return db.update(psus).set({ status }).where(eq(psus.psuId, psuId)).run().changes === 1;
+    },
+    async resetTotp(psuId, totpSecret) {
+      const result = db
+        .update(psus)
+        .set({ totpSecret, lastTotpStep: null, failedAttempts: 0, lockedUntil: null })
+        .where(eq(psus.psuId, psuId))
+        .run();
+      return result.changes === 1;
+    },
+    async recordFailure(psuId, now, policy) {
+      // One statement: a block that has run out restarts the count at 1; reaching the limit blocks.
+      const expired = sql`(${psus.lockedUntil} is not null and ${psus.lockedUntil} <= ${now})`;
+      const next = sql`(case when ${expired} then 1 else ${psus.failedAttempts} + 1 end)`;
+      const row = db
+        .update(psus)
+        .set({
+          failedAttempts: next,
+          lockedUntil: sql`(case when ${next} >= ${policy.maxAttempts} then ${now + policy.lockMs} when ${expired} then null else ${psus.lockedUntil} end)`,
+        })
+        .where(eq(psus.psuId, psuId))
+        .returning({ failedAttempts: psus.failedAttempts, lockedUntil: psus.lockedUntil })
+        .get();
+      return row ?? { failedAttempts: 0, lockedUntil: null };
+    },
+    async recordSuccess(psuId) {
+      db.update(psus).set({ failedAttempts: 0, lockedUntil: null }).where(eq(psus.psuId, psuId)).run();
+    },
+    async acceptTotpStep(psuId, step) {
+      const result = db
+        .update(psus)
+        .set({ lastTotpStep: step })
+        .where(and(eq(psus.psuId, psuId), or(isNull(psus.lastTotpStep), lt(psus.lastTotpStep, step))))
+        .run();
+      return result.changes === 1;
+    },
+    async addAccount(account) {
+      db.insert(accounts).values(account).run();
+    },
+    async listAccounts(psuId) {
+      const where = psuId === undefined ? undefined : eq(accounts.psuId, psuId);
+      return db
+        .select()
+        .from(accounts)
+        .where(where)
+        .orderBy(asc(accounts.psuId), asc(accounts.createdAt), asc(accounts.accountId))
+        .all()
+        .map(toAccount);
+    },
+  };
+}
+
+function sessionStore(db: Db): PsuSessionStore {
+  return {
+    async create(sessionDigest, session) {
+      db.insert(psuSessions)
+        .values({
+          sessionDigest,
+          sessionId: session.sessionId,
+          authorizationRequest: JSON.stringify(session.request),
+          psuId: session.psuId,
+          stage: session.stage,
+          csrfToken: session.csrfToken,
+          authenticatedAt: session.authenticatedAt,
+          lastSeenAt: session.lastSeenAt,
+          expiresAt: session.expiresAt,
+          createdAt: session.createdAt,
+        })
+        .run();
+    },
+    async find(sessionDigest) {
+      const row = db.select().from(psuSessions).where(eq(psuSessions.sessionDigest, sessionDigest)).get();
+      if (!row) return undefined;
+      return {
+        sessionId: row.sessionId,
+        request: JSON.parse(row.authorizationRequest) as AuthorizationRequest,
+        psuId: row.psuId,
+        stage: row.stage as PsuSession['stage'],
+        csrfToken: row.csrfToken,
+        authenticatedAt: row.authenticatedAt,
+        lastSeenAt: row.lastSeenAt,
+        expiresAt: row.expiresAt,
+        createdAt: row.createdAt,
+      };
+    },
+    async advance(sessionDigest, fromStage, changes) {
+      const result = db
+        .update(psuSessions)
+        .set(changes)
+        .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
+        .run();
+      return result.changes === 1;
+    },
+  };
+}
+
+function pushedRequestStore(db: Db): PushedRequestStore {
+  return {
+    async insert(requestUriDigest, request, createdAt, expiresAt) {
+      db.insert(pushedRequests)
+        .values({
+          requestUriDigest,
+          clientId: request.clientId,
+          parameters: JSON.stringify(request),
+          createdAt,
+          expiresAt,
+        })
+        .run();
+    },
+    async consume(requestUriDigest, clientId, now) {
+      const row = db
+        .update(pushedRequests)
+        .set({ consumedAt: now })
+        .where(
+          and(
+            eq(pushedRequests.requestUriDigest, requestUriDigest),
+            eq(pushedRequests.clientId, clientId),
+            isNull(pushedRequests.consumedAt),
+            gt(pushedRequests.expiresAt, now),
+          ),
+        )
+        .returning({ parameters: pushedRequests.parameters })
+        .get();
+      return row ? (JSON.parse(row.parameters) as AuthorizationRequest) : undefined;
+    },
+  };
+}
+
+function consentStore(db: Db): ConsentStore {
+  return {
+    async grant(consent, code, sca) {
+      db.transaction((tx) => {
+        tx.insert(consents)
+          .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
+          .run();
+        tx.insert(authorizationCodes)
+          .values({ ...code, consumedAt: null, grantId: null })
+          .run();
+        if (sca) {
+          tx.insert(scaRecords)
+            .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
+            .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
+            .run();
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,203 @@
+// The SQLite implementations of the token side's ports: codes, grants, revoked access tokens,
+// resource servers and the purge. Every read-modify-write is one conditional UPDATE checked by
+// `changes`, inside a transaction when a second row goes with it.
+import { and, asc, eq, gt, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import type {
+  AuthorizationCodeState,
+  AuthorizationCodeStore,
+  ConsentState,
+  GrantRecord,
+  GrantStore,
+  PurgeStore,
+  ResourceServerRecord,
+  ResourceServerStore,
+  RevokedAccessTokenStore,
+} from '../server/protocol/ports.ts';
+import {
+  authorizationCodes,
+  consents,
+  grants,
+  psuSessions,
+  pushedRequests,
+  resourceServers,
+  revokedAccessTokens,
+} from './schema.ts';
+import type { Db } from './sqlite.ts';
+
+export interface TokenStores {
+  authorizationCodes: AuthorizationCodeStore;
+  grants: GrantStore;
+  revokedAccessTokens: RevokedAccessTokenStore;
+  resourceServers: ResourceServerStore;
+  purge: PurgeStore;
+}
+
+export function createTokenStores(db: Db): TokenStores {
+  return {
+    authorizationCodes: authorizationCodeStore(db),
+    grants: grantStore(db),
+    revokedAccessTokens: revokedAccessTokenStore(db),
+    resourceServers: resourceServerStore(db),
+    purge: purgeStore(db),
+  };
+}
+
+function consentRecord(row: typeof consents.$inferSelect | null | undefined): ConsentState | undefined {
+  if (!row) return undefined;
+  let accountIds: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(row.accountIds);
+    if (Array.isArray(parsed)) accountIds = parsed.map(String);
+  } catch {
+    // A malformed list grants no account rather than failing every token of the consent.
+  }
+  return {
+    consentId: row.consentId,
+    clientId: row.clientId,
+    psuId: row.psuId,
+    scope: row.scope,
+    accountIds,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+  };
+}
+
+function authorizationCodeStore(db: Db): AuthorizationCodeStore {
+  return {
+    async find(codeDigest) {
+      const row = db
+        .select()
+        .from(authorizationCodes)
+        .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
+        .where(eq(authorizationCodes.codeDigest, codeDigest))
+        .get();
+      if (!row) return undefined;
+      return {
+        code: row.authorization_codes satisfies AuthorizationCodeState,
+        consent: consentRecord(row.consents),
+      };
+    },
+    async redeem(codeDigest, grant, at) {
+      return db.transaction((tx) => {
+        const consumed = tx
+          .update(authorizationCodes)
+          .set({ consumedAt: at, grantId: grant.grantId })
+          .where(
+            and(
+              eq(authorizationCodes.codeDigest, codeDigest),
+              isNull(authorizationCodes.consumedAt),
+              // An expired code is never consumed, even if it was valid when it was read.
+              gt(authorizationCodes.expiresAt, at),
+            ),
+          )
+          .run();
+        if (consumed.changes !== 1) return false;
+        tx.insert(grants).values(grant).run();
+        return true;
+      });
+    },
+  };
+}
+
+function grantStore(db: Db): GrantStore {
+  return {
+    async find(grantId) {
+      const row = db
+        .select()
+        .from(grants)
+        .leftJoin(consents, eq(consents.consentId, grants.consentId))
+        .where(eq(grants.grantId, grantId))
+        .get();
+      if (!row) return undefined;
+      return { grant: row.grants satisfies GrantRecord, consent: consentRecord(row.consents) };
+    },
+    async rotateRefreshToken(grantId, presented, next) {
+      const live = and(eq(grants.grantId, grantId), isNull(grants.revokedAt));
+      const fromCurrent = db
+        .update(grants)
+        .set({ refreshTokenDigest: next, previousRefreshTokenDigest: presented })
+        .where(and(live, eq(grants.refreshTokenDigest, presented)))
+        .run();
+      if (fromCurrent.changes === 1) return true;
+      const fromPrevious = db
+        .update(grants)
+        .set({ refreshTokenDigest: next, previousRefreshTokenDigest: null })
+        .where(and(live, eq(grants.previousRefreshTokenDigest, presented)))
+        .run();
+      return fromPrevious.changes === 1;
+    },
+    async revoke(grantId, reason, at) {
+      const result = db
+        .update(grants)
+        .set({ revokedAt: at, revokedReason: reason })
+        .where(and(eq(grants.grantId, grantId), isNull(grants.revokedAt)))
+        .run();
+      return result.changes === 1;
+    },
+  };
+}
+
+function revokedAccessTokenStore(db: Db): RevokedAccessTokenStore {
+  return {
+    async revoke(token, at) {
+      db.insert(revokedAccessTokens)
+        .values({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt, revokedAt: at })
+        .onConflictDoNothing()
+        .run();
+    },
+    async isRevoked(jti) {
+      return (
+        db
+          .select({ jti: revokedAccessTokens.jti })
+          .from(revokedAccessTokens)
+          .where(eq(revokedAccessTokens.jti, jti))
+          .get() !== undefined
+      );
+    },
+  };
+}
+
+function resourceServerStore(db: Db): ResourceServerStore {
+  return {
+    async insert(record) {
+      db.insert(resourceServers).values(record).run();
+    },
+    async find(clientId) {
+      return db
+        .select()
+        .from(resourceServers)
+        .where(and(eq(resourceServers.clientId, clientId), isNull(resourceServers.disabledAt)))
+        .get();
+    },
+    async list(): Promise<ResourceServerRecord[]> {
+      return db.select().from(resourceServers).orderBy(asc(resourceServers.createdAt)).all();
+    },
+    async disable(clientId, at) {
+      const result = db
+        .update(resourceServers)
+        .set({ disabledAt: at })
+        .where(and(eq(resourceServers.clientId, clientId), isNull(resourceServers.disabledAt)))
+        .run();
+      return result.changes === 1;
+    },
+  };
+}
+
+function purgeStore(db: Db): PurgeStore {
+  return {
+    async purge(now, retentionMs) {
+      const cutoff = now - retentionMs;
+      return db.transaction((tx) => ({
+        authorizationCodes: tx.delete(authorizationCodes).where(lt(authorizationCodes.expiresAt, now)).run().changes,
+        revokedAccessTokens: tx.delete(revokedAccessTokens).where(lt(revokedAccessTokens.expiresAt, now)).run().changes,
+        grants: tx
+          .delete(grants)
+          .where(or(lt(grants.expiresAt, cutoff), and(isNotNull(grants.revokedAt), lt(grants.revokedAt, cutoff))))
+          .run().changes,
+        pushedRequests: tx.delete(pushedRequests).where(lt(pushedRequests.expiresAt, now)).run().changes,
+        psuSessions: tx.delete(psuSessions).where(lt(psuSessions.expiresAt, now)).run().changes,
+      }));
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Pushed authorization requests (RFC 9126): the TPP posts the authorization parameters over mTLS
+// and gets a single-use request_uri to send the PSU to /authorize with.
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { pushAuthorizationRequest } from '../../protocol/authorization.ts';
+import { authenticateClient } from '../../protocol/client-authentication.ts';
+import { OAuthError } from '../../protocol/errors.ts';
+import type { ClientStore, PushedRequestStore } from '../../protocol/ports.ts';
+import type { AppEnv } from '../env.ts';
+import { formEndpoint } from '../form.ts';
+import { errorResponses } from '../schemas.ts';
+
+const PushedRequest = z
+  .object({
+    client_id: z.string().openapi({ description: 'The client the presented QWAC is registered for.' }),
+    response_type: z.string().openapi({ example: 'code' }),
+    redirect_uri: z.string().openapi({ example: 'https://tpp.example/cb' }),
+    scope: z.string().openapi({ example: 'aisp extended_transaction_history' }),
+    state: z.string().optional(),
+    code_challenge: z.string().openapi({ example: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM' }),
+    code_challenge_method: z.string().openapi({ example: 'S256' }),
+    request_uri: z.string().openapi({ description: 'Refused: a pushed request cannot name another (RFC 9126 §2.1).' }),
+  })
+  .partial()
+  .openapi('PushedAuthorizationRequest');
+
+const PushedResponse = z
+  .object({
+    request_uri: z.string(),
+    expires_in: z.number().int(),
+  })
+  .openapi('PushedAuthorizationResponse', {
+    example: { request_uri: 'urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c', expires_in: 60 },
+  });
+
+export const parRoute = createRoute({
+  method: 'post',
+  path: '/par',
+  tags: ['Authorization'],
+  summary: 'Push an authorization request (RFC 9126)',
+  description:
+    'The parameters of an authorization request, checked as /authorize checks them. The `request_uri` is single use, bound to the client, and expires after `expires_in` seconds; send the PSU to `/{lang}/authorize?client_id=…&request_uri=…`.',
+  security: [{ mutualTLS: [] }],
+  request: {
+    body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: PushedRequest } } },
+  },
+  responses: {
+    201: { description: 'Stored.', content: { 'application/json': { schema: PushedResponse } } },
+    ...errorResponses({
+      400: 'invalid_request (a missing, repeated or wrong parameter, PKCE missing or not S256, unregistered redirect_uri), invalid_scope, unauthorized_client',
+      401: 'invalid_client: no acceptable QWAC, or the certificate is not the one registered for client_id',
+    }),
+  },
+});
+
+export const parMethodRoute = createRoute({
+  method: 'get',
+  path: '/par',
+  tags: ['Authorization'],
+  summary: 'Only POST is allowed on the PAR endpoint',
+  responses: errorResponses({ 405: 'method_not_allowed, with `Allow: POST`' }),
+});
+
+export function mountPar(
+  app: OpenAPIHono<AppEnv>,
+  deps: {
+    clients: ClientStore;
+    pushedRequests: PushedRequestStore;
+    authenticate: MiddlewareHandler<AppEnv>;
+    expiresInSeconds: number;
+  },
+): void {
+  app.on('POST', '/par', deps.authenticate, formEndpoint);
+  app.openapi(parRoute, async (c) => {
+    const body = c.req.valid('form');
+    const client = await authenticateClient(deps.clients, c.var.tpp, body.client_id);
+    c.set('clientId', client.clientId);
+    const pushed = await pushAuthorizationRequest(deps, client.clientId, body, Date.now(), deps.expiresInSeconds);
+    return c.json(pushed, 201, { 'Cache-Control': 'no-store' });
+  });
+  app.openapi(parMethodRoute, (c) => {
+    c.header('Allow', 'POST');
+    throw new OAuthError('method_not_allowed', 'use POST (RFC 9126 §2)');
+  });
+}

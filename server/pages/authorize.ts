@@ -1,0 +1,191 @@
+// The PSU pages, rendered with hono/html's `html` template: interpolations are escaped, `raw` is
+// never used on anything that comes from a request. (JSX syntax cannot run under type stripping,
+// and nested `jsx()` calls hide the markup; the template keeps it readable and just as safe.)
+import { html } from 'hono/html';
+import type { PsuAccount } from '../protocol/ports.ts';
+import { type Lang, type MessageKey, t } from './i18n.ts';
+
+type Html = ReturnType<typeof html>;
+
+export interface TppDisplay {
+  name: string;
+  logoUri?: string;
+}
+
+function layout(lang: Lang, title: string, body: Html): Html {
+  return html`<!doctype html>
+<html lang="${lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} – ${t(lang, 'bank')}</title>
+<link rel="stylesheet" href="/assets/psu.css">
+</head>
+<body>
+<div class="bank" role="banner">${t(lang, 'bank')}</div>
+<main id="main">
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+function tppHeader(lang: Lang, tpp: TppDisplay): Html {
+  return html`<div class="tpp">
+${tpp.logoUri ? html`<img src="${tpp.logoUri}" alt="${t(lang, 'logo.alt', { client: tpp.name })}" referrerpolicy="no-referrer">` : ''}
+<strong>${tpp.name}</strong>
+</div>`;
+}
+
+function scopeList(lang: Lang, tpp: TppDisplay, scope: string, days: number): Html {
+  const items = scope.split(' ').map((s) => html`<li>${t(lang, `scope.${s}` as MessageKey)}</li>`);
+  return html`<p>${t(lang, 'request.asks', { client: tpp.name })}</p>
+<ul class="scopes">${items}</ul>
+<p class="small">${t(lang, 'consent.duration', { days })}</p>`;
+}
+
+function alert(message: string | undefined): Html | string {
+  return message ? html`<p class="alert" role="alert">${message}</p>` : '';
+}
+
+function accountChoice(lang: Lang, account: PsuAccount, checked: boolean, persona?: string): Html {
+  const id = `account-${account.accountId}`;
+  return html`<div class="choice">
+<input type="checkbox" name="account" id="${id}" value="${account.accountId}"${persona ? html` data-persona="${persona}"` : ''}${checked ? ' checked' : ''}>
+<label for="${id}">${t(lang, `account.${account.type}` as MessageKey)} · ${account.name} <span class="iban">${account.iban} (${account.currency})</span></label>
+</div>`;
+}
+
+function decisionButtons(lang: Lang): Html {
+  return html`<div class="actions">
+<button type="submit" class="primary" name="decision" value="approve">${t(lang, 'consent.approve')}</button>
+<button type="submit" class="secondary" name="decision" value="refuse">${t(lang, 'consent.refuse')}</button>
+</div>`;
+}
+
+export function errorPage(lang: Lang, message: MessageKey): Html {
+  return layout(
+    lang,
+    t(lang, 'page.error'),
+    html`<p class="alert" role="alert">${t(lang, message)}</p><p>${t(lang, 'error.back')}</p>`,
+  );
+}
+
+export interface Persona {
+  psuId: string;
+  displayName: string;
+  accounts: PsuAccount[];
+}
+
+export function sandboxPage(
+  lang: Lang,
+  view: {
+    tpp: TppDisplay;
+    scope: string;
+    days: number;
+    personas: Persona[];
+    csrf: string;
+    action: string;
+    error?: MessageKey;
+    chosen?: { psuId: string; accountIds: string[] };
+  },
+): Html {
+  const chosenPsu = view.chosen?.psuId ?? view.personas[0]?.psuId;
+  const personas = view.personas.map((persona) => {
+    const selected = persona.psuId === chosenPsu;
+    const id = `persona-${persona.psuId}`;
+    const accounts = persona.accounts.map((a) =>
+      accountChoice(
+        lang,
+        a,
+        selected && (view.chosen ? view.chosen.accountIds.includes(a.accountId) : true),
+        persona.psuId,
+      ),
+    );
+    return html`<div class="choice">
+<input type="radio" name="persona" id="${id}" value="${persona.psuId}"${selected ? ' checked' : ''}>
+<label for="${id}">${persona.displayName}</label>
+</div>
+<div class="accounts" role="group" aria-label="${t(lang, 'consent.accounts', { client: view.tpp.name })} – ${persona.displayName}">${accounts}</div>`;
+  });
+  return layout(
+    lang,
+    t(lang, 'page.sandbox'),
+    html`${tppHeader(lang, view.tpp)}
+<p class="notice">${t(lang, 'sandbox.notice')}</p>
+${alert(view.error && t(lang, view.error))}
+${scopeList(lang, view.tpp, view.scope, view.days)}
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<fieldset>
+<legend>${t(lang, 'sandbox.persona')}</legend>
+${personas}
+</fieldset>
+${decisionButtons(lang)}
+</form>`,
+  );
+}
+
+export function loginPage(lang: Lang, view: { tpp: TppDisplay; csrf: string; action: string; message?: string }): Html {
+  return layout(
+    lang,
+    t(lang, 'page.login'),
+    html`${tppHeader(lang, view.tpp)}
+${alert(view.message)}
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<label class="field" for="username">${t(lang, 'login.identifier')}</label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
+<label class="field" for="password">${t(lang, 'login.password')}</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required>
+<div class="actions"><button type="submit" class="primary">${t(lang, 'login.submit')}</button></div>
+</form>`,
+  );
+}
+
+export function otpPage(lang: Lang, view: { csrf: string; action: string }): Html {
+  return layout(
+    lang,
+    t(lang, 'page.otp'),
+    html`<p>${t(lang, 'otp.help')}</p>
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<label class="field" for="otp">${t(lang, 'otp.code')}</label>
+<input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9 ]{6,7}" autocomplete="one-time-code" required autofocus>
+<div class="actions"><button type="submit" class="primary">${t(lang, 'otp.submit')}</button></div>
+</form>`,
+  );
+}
+
+export function consentPage(
+  lang: Lang,
+  view: {
+    tpp: TppDisplay;
+    scope: string;
+    days: number;
+    accounts: PsuAccount[];
+    csrf: string;
+    action: string;
+    error?: MessageKey;
+    chosen?: string[];
+  },
+): Html {
+  const accounts = view.accounts.map((a) => accountChoice(lang, a, view.chosen?.includes(a.accountId) ?? false));
+  return layout(
+    lang,
+    t(lang, 'page.consent'),
+    html`${tppHeader(lang, view.tpp)}
+${alert(view.error && t(lang, view.error))}
+${scopeList(lang, view.tpp, view.scope, view.days)}
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<fieldset>
+<legend>${t(lang, 'consent.accounts', { client: view.tpp.name })}</legend>
+${accounts}
+</fieldset>
+${decisionButtons(lang)}
+</form>`,
+  );
+}

@@ -1,0 +1,120 @@
+// The one translation catalogue of the PSU pages. English is the reference: the French table is
+// typed against its keys, so a missing translation does not compile (and a test checks both ways).
+
+export const LANGUAGES = ['fr', 'en'] as const;
+export type Lang = (typeof LANGUAGES)[number];
+
+const en = {
+  bank: 'Your bank',
+  'page.error': 'The request cannot be completed',
+  'page.sandbox': 'Sandbox: grant access to your accounts',
+  'page.login': 'Sign in to your bank',
+  'page.otp': 'Confirm with your one-time code',
+  'page.consent': 'Grant access to your accounts',
+  'sandbox.notice': 'Sandbox: no real customer signs in here. Choose a test customer, then approve or refuse.',
+  'sandbox.persona': 'Test customer',
+  'request.asks': '{client} asks to:',
+  'scope.aisp': 'see your accounts, their balances and your transactions of the last 90 days',
+  'scope.extended_transaction_history': 'see your transactions older than 90 days',
+  'scope.cbpii': 'check whether the funds needed for a payment are available on your account',
+  'consent.duration': 'This access lasts {days} days. You can withdraw it at any time.',
+  'consent.accounts': 'Accounts {client} may see',
+  'consent.no_account': 'Choose at least one account.',
+  'consent.approve': 'Allow access',
+  'consent.refuse': 'Refuse',
+  'account.current': 'Current account',
+  'account.savings': 'Savings account',
+  'account.card': 'Card',
+  'login.identifier': 'Customer identifier',
+  'login.password': 'Password',
+  'login.submit': 'Continue',
+  'login.failed': 'Authentication failed. Check your details and try again.',
+  'login.locked': 'Too many failed attempts: access is blocked until {time} (UTC).',
+  'otp.code': 'One-time code from your authenticator app (6 digits)',
+  'otp.submit': 'Confirm',
+  'otp.help': 'Open your authenticator app and type the code shown for this bank.',
+  'error.unknown_client': 'This application is not known to your bank.',
+  'error.invalid_redirect_uri': 'The address this application wants to send you back to is not registered.',
+  'error.invalid_request_uri': 'This authorization link is invalid, expired or was already used.',
+  'error.invalid_request': 'The authorization request is malformed.',
+  'error.session': 'Your session has expired or is unknown. Return to the application and start again.',
+  'error.csrf': 'The form could not be verified. Return to the application and start again.',
+  'error.done': 'This request is already completed.',
+  'error.server': 'Something went wrong on our side. Please try again later.',
+  'error.back': 'You can close this page and return to the application.',
+  'logo.alt': 'Logo of {client}',
+} as const;
+
+export type MessageKey = keyof typeof en;
+
+const fr: Record<MessageKey, string> = {
+  bank: 'Votre banque',
+  'page.error': 'La demande ne peut pas aboutir',
+  'page.sandbox': 'Bac à sable : autoriser l’accès à vos comptes',
+  'page.login': 'Connexion à votre banque',
+  'page.otp': 'Confirmez avec votre code à usage unique',
+  'page.consent': 'Autoriser l’accès à vos comptes',
+  'sandbox.notice':
+    'Bac à sable : aucun vrai client ne se connecte ici. Choisissez un client de test, puis autorisez ou refusez.',
+  'sandbox.persona': 'Client de test',
+  'request.asks': '{client} demande à :',
+  'scope.aisp': 'consulter vos comptes, leurs soldes et vos opérations des 90 derniers jours',
+  'scope.extended_transaction_history': 'consulter vos opérations de plus de 90 jours',
+  'scope.cbpii': 'vérifier que les fonds nécessaires à un paiement sont disponibles sur votre compte',
+  'consent.duration': 'Cet accès dure {days} jours. Vous pouvez le retirer à tout moment.',
+  'consent.accounts': 'Comptes que {client} pourra consulter',
+  'consent.no_account': 'Choisissez au moins un compte.',
+  'consent.approve': 'Autoriser l’accès',
+  'consent.refuse': 'Refuser',
+  'account.current': 'Compte courant',
+  'account.savings': 'Compte d’épargne',
+  'account.card': 'Carte',
+  'login.identifier': 'Identifiant client',
+  'login.password': 'Mot de passe',
+  'login.submit': 'Continuer',
+  'login.failed': 'L’authentification a échoué. Vérifiez vos informations et réessayez.',
+  'login.locked': 'Trop de tentatives échouées : l’accès est bloqué jusqu’à {time} (UTC).',
+  'otp.code': 'Code à usage unique de votre application d’authentification (6 chiffres)',
+  'otp.submit': 'Confirmer',
+  'otp.help': 'Ouvrez votre application d’authentification et saisissez le code affiché pour cette banque.',
+  'error.unknown_client': 'Cette application n’est pas connue de votre banque.',
+  'error.invalid_redirect_uri': 'L’adresse de retour demandée par cette application n’est pas enregistrée.',
+  'error.invalid_request_uri': 'Ce lien d’autorisation est invalide, expiré ou déjà utilisé.',
+  'error.invalid_request': 'La demande d’autorisation est mal formée.',
+  'error.session': 'Votre session a expiré ou est inconnue. Revenez à l’application et recommencez.',
+  'error.csrf': 'Le formulaire n’a pas pu être vérifié. Revenez à l’application et recommencez.',
+  'error.done': 'Cette demande est déjà terminée.',
+  'error.server': 'Une erreur s’est produite de notre côté. Veuillez réessayer plus tard.',
+  'error.back': 'Vous pouvez fermer cette page et revenir à l’application.',
+  'logo.alt': 'Logo de {client}',
+};
+
+export const CATALOGUE: Record<Lang, Record<MessageKey, string>> = { en, fr };
+
+export function isLang(value: string | undefined): value is Lang {
+  return (LANGUAGES as readonly string[]).includes(value ?? '');
+}
+
+/** A message with `{name}` placeholders filled; the result is text, escaped by the template. */
+export function t(lang: Lang, key: MessageKey, values: Record<string, string | number> = {}): string {
+  return CATALOGUE[lang][key].replace(/\{(\w+)\}/g, (_m, name: string) => String(values[name] ?? `{${name}}`));
+}
+
+/** `ui_locales` (space-separated, in order of preference), then Accept-Language, then French. */
+export function negotiateLang(uiLocales: string | undefined, acceptLanguage: string | undefined): Lang {
+  for (const tag of (uiLocales ?? '').split(' ')) {
+    const base = tag.split('-')[0]?.toLowerCase();
+    if (isLang(base)) return base;
+  }
+  const ranked = (acceptLanguage ?? '')
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find(Boolean);
+      return { base: tag.split('-')[0]?.toLowerCase(), q: q === undefined ? 1 : Number(q), index };
+    })
+    .filter((entry) => entry.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const entry of ranked) if (isLang(entry.base)) return entry.base;
+  return 'fr';
+}

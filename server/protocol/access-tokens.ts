@@ -1,0 +1,120 @@
+// Access tokens: JWTs per RFC 9068, signed by the active key, bound to the client certificate
+// (RFC 8705 §3). They are not stored: each carries its jti and, when it comes from a PSU's consent,
+// its grant id, so that revoking the one or the other is enough for introspection to refuse it.
+import { createLocalJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { randomSecret } from './secrets.ts';
+import { SIGNING_ALGS, type SigningKeySet } from './signing-keys.ts';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export interface AccessTokenClaims {
+  iss: string;
+  /** The PSU, or the client itself for client_credentials. */
+  sub: string;
+  aud: string;
+  client_id: string;
+  scope: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  cnf: { 'x5t#S256': string };
+  /** The grant the token was issued from; absent for client_credentials. */
+  grant_id?: string;
+  /** The PSU's consent and the accounts it covers (aisp, cbpii). */
+  consent_id?: string;
+  account_ids?: string[];
+}
+
+export interface AccessTokenRequest {
+  sub: string;
+  clientId: string;
+  scope: string;
+  /** x5t#S256 of the certificate the client presented. */
+  thumbprint: string;
+  grantId?: string;
+  consentId?: string;
+  accountIds?: string[];
+}
+
+export interface AccessTokenSettings {
+  issuer: string;
+  audience: string;
+  /** Seconds. */
+  ttl: number;
+  keys: SigningKeySet;
+}
+
+export interface AccessTokens {
+  readonly ttl: number;
+  issue(request: AccessTokenRequest, now: number): Promise<{ token: string; claims: AccessTokenClaims }>;
+  /**
+   * The claims of a token this server signed, for this audience, not expired at `now`; undefined
+   * for anything else (expired, forged, another issuer's, not a JWT).
+   */
+  verify(token: string, now: number): Promise<AccessTokenClaims | undefined>;
+}
+
+/** A JWT has three dot-separated parts; refresh tokens have two. */
+export function looksLikeJwt(token: string): boolean {
+  return token.split('.').length === 3;
+}
+
+export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
+  const { issuer, audience, ttl, keys } = settings;
+  const published = createLocalJWKSet(keys.jwks);
+
+  return {
+    ttl,
+    async issue(request, now) {
+      const iat = Math.floor(now / 1000);
+      const claims: AccessTokenClaims = {
+        iss: issuer,
+        sub: request.sub,
+        aud: audience,
+        client_id: request.clientId,
+        scope: request.scope,
+        jti: randomSecret(16),
+        iat,
+        exp: iat + ttl,
+        cnf: { 'x5t#S256': request.thumbprint },
+        ...(request.grantId ? { grant_id: request.grantId } : {}),
+        ...(request.consentId ? { consent_id: request.consentId } : {}),
+        ...(request.accountIds ? { account_ids: [...request.accountIds] } : {}),
+      };
+      const token = await new SignJWT(claims as unknown as JWTPayload)
+        .setProtectedHeader({ alg: keys.active.alg, kid: keys.active.kid, typ: ACCESS_TOKEN_TYPE })
+        .sign(keys.active.privateKey);
+      return { token, claims };
+    },
+    async verify(token, now) {
+      if (!looksLikeJwt(token)) return undefined;
+      try {
+        const { payload } = await jwtVerify(token, published, {
+          issuer,
+          audience,
+          typ: ACCESS_TOKEN_TYPE,
+          algorithms: [...SIGNING_ALGS],
+          currentDate: new Date(now),
+          requiredClaims: ['sub', 'client_id', 'scope', 'jti', 'iat', 'exp', 'cnf'],
+        });
+        return isAccessTokenClaims(payload) ? payload : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function isAccessTokenClaims(payload: JWTPayload): payload is JWTPayload & AccessTokenClaims {
+  const p = payload as Record<string, unknown>;
+  const cnf = p.cnf as Record<string, unknown> | undefined;
+  return (
+    typeof p.sub === 'string' &&
+    typeof p.client_id === 'string' &&
+    typeof p.scope === 'string' &&
+    typeof p.jti === 'string' &&
+    typeof p.aud === 'string' &&
+    typeof cnf?.['x5t#S256'] === 'string' &&
+    (p.grant_id === undefined || typeof p.grant_id === 'string')
+  );
+}

@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { accountCommandWith } from '../../server/cli/account.ts';
+import { psuCommandWith } from '../../server/cli/psu.ts';
+import type { Config } from '../../server/config.ts';
+import { currentTotp } from '../../server/protocol/psu-authentication.ts';
+import { type HttpResponse, request } from '../support/https.ts';
+import { productionEnv, startProductionServer } from '../support/production.ts';
+import { authorizeUrl, formOf, pkce, sessionCookie, tags } from '../support/psu.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { makeTpp } from '../support/tpp.ts';
+
+const REDIRECT = 'https://tpp.example/callback';
+const PASSWORD = 'correct horse battery staple';
+
+function db(s: TestServer, readonly = true) {
+  return new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly });
+}
+function rows<T = any>(s: TestServer, sql: string, ...params: unknown[]): T[] {
+  const d = db(s);
+  try {
+    return d.prepare(sql).all(...params) as T[];
+  } finally {
+    d.close();
+  }
+}
+
+async function cli(
+  command: typeof psuCommandWith | typeof accountCommandWith,
+  config: Config,
+  args: string[],
+  stdin = '',
+) {
+  let out = '';
+  const code = await command(args, config, {
+    out: (t) => {
+      out += t;
+    },
+    readStdin: async () => stdin,
+  });
+  assert.equal(code, 0, out);
+  return out;
+}
+
+/** A browser without JavaScript: follows one page at a time, keeps the cookie. */
+class Psu {
+  cookie = '';
+  page: HttpResponse | undefined;
+  readonly s: TestServer;
+  constructor(s: TestServer) {
+    this.s = s;
+  }
+  async open(url: string) {
+    this.page = await request(url, { ca: this.s.caPem });
+    if (this.page.headers['set-cookie']) this.cookie = sessionCookie(this.page);
+    return this.page;
+  }
+  async get(path: string) {
+    this.page = await request(`${this.s.url}${path}`, { ca: this.s.caPem, headers: { cookie: this.cookie } });
+    return this.page;
+  }
+  async submit(fields: Record<string, string | string[]>, options: { csrf?: boolean } = {}) {
+    const { action, csrf } = formOf(this.page!.text);
+    const body = new URLSearchParams();
+    if (options.csrf !== false) body.set('csrf_token', csrf);
+    for (const [k, v] of Object.entries(fields)) for (const value of [v].flat()) body.append(k, value);
+    return request(`${this.s.url}${action}`, {
+      ca: this.s.caPem,
+      method: 'POST',
+      headers: { cookie: this.cookie },
+      body,
+    });
+  }
+  /** Login then one-time code; returns the response to the code. */
+  async authenticate(username: string, password: string, otp: string) {
+    const login = await this.submit({ username, password });
+    assert.equal(login.status, 303, login.text);
+    const otpPath = login.header('location')!;
+    assert.match(otpPath, /\/authorize\/otp$/, 'always on to the code, right password or not');
+    await this.get(otpPath);
+    return this.submit({ otp });
+  }
+}
+
+describe('authorization endpoint, production mode: login, SCA, consent', () => {
+  let s: TestServer;
+  let config: Config;
+  let dataDir: string;
+  let clientId: string;
+  const secrets: Record<string, string> = {};
+  before(async () => {
+    ({ server: s, config, dataDir } = await startProductionServer({ PSU_LOCKOUT_DURATION: '600' }));
+    for (const username of ['jdupont', 'mlocked', 'replay', 'idle']) {
+      const out = await cli(
+        psuCommandWith,
+        config,
+        ['add', '--username', username, '--name', `PSU ${username}`, '--password-stdin'],
+        `${PASSWORD}\n`,
+      );
+      secrets[username] = /^totp_secret: (\w+)$/m.exec(out)![1]!;
+      assert.match(out, /^totp_uri: otpauth:\/\/totp\//m);
+      assert.doesNotMatch(out, /password:/, 'a password given on stdin is not echoed');
+      await cli(accountCommandWith, config, [
+        'add',
+        '--username',
+        username,
+        '--iban',
+        'FR7630006000011234567890189',
+        '--name',
+        'Compte Chèques',
+      ]);
+      await cli(accountCommandWith, config, [
+        'add',
+        '--username',
+        username,
+        '--iban',
+        'FR7630006000019876543210142',
+        '--name',
+        'Livret A',
+        '--type',
+        'savings',
+      ]);
+    }
+    const tpp = await makeTpp(s, ['PSP_AI']);
+    const reg = await tpp.call('POST', '/register', { body: { redirect_uris: [REDIRECT], client_name: 'Acme' } });
+    assert.equal(reg.status, 201, reg.text);
+    clientId = reg.json().client_id;
+  });
+  after(async () => {
+    await s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const url = (state = 'st') =>
+    authorizeUrl(s, {
+      clientId,
+      redirectUri: REDIRECT,
+      scope: 'aisp extended_transaction_history',
+      state,
+      codeChallenge: pkce().codeChallenge,
+      lang: 'en',
+    });
+
+  test('no sandbox personas in production; the login page asks for identifier and password', async () => {
+    assert.equal(rows(s, 'select * from psus where sandbox = 1').length, 0);
+    const psu = new Psu(s);
+    const page = await psu.open(url());
+    assert.equal(page.status, 200, page.text);
+    const names = tags(page.text, 'input').map((i) => i.name);
+    assert.deepEqual(names, ['csrf_token', 'username', 'password']);
+    assert.ok(page.text.includes('<label class="field" for="password">Password</label>'));
+  });
+
+  test('password, TOTP, then the PSU picks accounts: consent, code, SCA time recorded, every step logged', async () => {
+    const psu = new Psu(s);
+    await psu.open(url('prod-state'));
+    const sca = await psu.authenticate('jdupont', PASSWORD, currentTotp(secrets.jdupont!));
+    assert.equal(sca.status, 303);
+    assert.match(sca.header('location')!, /\/en\/authorize\/consent$/);
+    const consent = await psu.get(sca.header('location')!);
+    assert.equal(consent.status, 200, consent.text);
+    const accounts = tags(consent.text, 'input').filter((i) => i.name === 'account');
+    assert.equal(accounts.length, 2);
+    assert.ok(
+      accounts.every((a) => !('checked' in a)),
+      'the PSU chooses: nothing preselected',
+    );
+    assert.ok(consent.text.includes('older than 90 days'));
+
+    const done = await psu.submit({ decision: 'approve', account: accounts[1]!.value! });
+    assert.equal(done.status, 303);
+    const location = new URL(done.header('location')!);
+    assert.equal(location.searchParams.get('state'), 'prod-state');
+    assert.equal(location.searchParams.get('iss'), 'https://localhost');
+    assert.ok(location.searchParams.get('code'));
+
+    const [psuRow] = rows(s, "select psu_id from psus where username = 'jdupont'");
+    const [row] = rows(s, 'select * from consents where psu_id = ?', psuRow.psu_id);
+    assert.deepEqual(JSON.parse(row.account_ids), [accounts[1]!.value]);
+    assert.equal(row.scope, 'aisp extended_transaction_history');
+    const [scaRow] = rows(s, 'select * from sca_records where psu_id = ? and client_id = ?', psuRow.psu_id, clientId);
+    assert.ok(scaRow.last_sca_at <= Date.now() && scaRow.last_sca_at > Date.now() - 60_000);
+    const events = rows(
+      s,
+      'select session_id, event from authentication_events where psu_id = ? order by occurred_at',
+      psuRow.psu_id,
+    );
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['login.succeeded', 'sca.succeeded', 'consent.granted'],
+    );
+    assert.equal(new Set(events.map((e) => e.session_id)).size, 1, 'keyed by one session');
+  });
+
+  test('a used TOTP code is refused the second time (RTS art. 4(1))', async () => {
+    const code = currentTotp(secrets.replay!);
+    const first = new Psu(s);
+    await first.open(url());
+    assert.match((await first.authenticate('replay', PASSWORD, code)).header('location')!, /consent$/);
+    const second = new Psu(s);
+    await second.open(url());
+    assert.match((await second.authenticate('replay', PASSWORD, code)).header('location')!, /login\?retry=failed$/);
+  });
+
+  test('a failure does not say which element was wrong', async () => {
+    const messages: string[] = [];
+    for (const [user, password, otp] of [
+      ['jdupont', 'wrong password', currentTotp(secrets.jdupont!)],
+      ['jdupont', PASSWORD, '000000'],
+      ['nobody', PASSWORD, '123456'],
+    ] as const) {
+      const psu = new Psu(s);
+      await psu.open(url());
+      const res = await psu.authenticate(user, password, otp);
+      assert.equal(res.status, 303);
+      const page = await psu.get(res.header('location')!);
+      messages.push(/<p class="alert" role="alert">([^<]*)<\/p>/.exec(page.text)![1]!);
+    }
+    assert.equal(new Set(messages).size, 1, messages.join(' | '));
+  });
+
+  test('CSRF token missing on the login form: 403, nothing checked', async () => {
+    const psu = new Psu(s);
+    await psu.open(url());
+    const res = await psu.submit({ username: 'jdupont', password: PASSWORD }, { csrf: false });
+    assert.equal(res.status, 403);
+  });
+
+  test('the session ends after 5 minutes of inactivity: redirected with access_denied', async () => {
+    const psu = new Psu(s);
+    await psu.open(url('idle-state'));
+    const d = db(s, false);
+    d.prepare('update psu_sessions set last_seen_at = last_seen_at - 301000').run();
+    d.close();
+    const res = await psu.submit({ username: 'idle', password: PASSWORD });
+    assert.equal(res.status, 303);
+    const location = new URL(res.header('location')!);
+    assert.equal(location.searchParams.get('error'), 'access_denied');
+    assert.equal(location.searchParams.get('state'), 'idle-state');
+  });
+
+  test('5 wrong passwords or codes block the PSU, and the block survives a restart', async () => {
+    const attempt = async (password: string, otp: string) => {
+      const psu = new Psu(s);
+      await psu.open(url());
+      const res = await psu.authenticate('mlocked', password, otp);
+      return (await psu.get(res.header('location')!)).text;
+    };
+    for (let i = 0; i < 3; i++) assert.ok((await attempt('bad', '111111')).includes('Authentication failed'));
+    for (let i = 0; i < 2; i++) await attempt(PASSWORD, '111111');
+    const [row] = rows(s, "select failed_attempts, locked_until from psus where username = 'mlocked'");
+    assert.equal(row.failed_attempts, 5);
+    assert.ok(row.locked_until > Date.now() + 590_000);
+    assert.ok(rows(s, "select * from authentication_events where event = 'psu.locked'").length === 1);
+
+    await s.close();
+    s = await startTestServer(await productionEnv(dataDir, { PSU_LOCKOUT_DURATION: '600' }), dataDir);
+    const psu = new Psu(s);
+    await psu.open(url());
+    const login = await psu.submit({ username: 'mlocked', password: PASSWORD });
+    assert.match(login.header('location')!, /retry=locked/);
+    const page = await psu.get(login.header('location')!);
+    assert.ok(page.text.includes('Too many failed attempts'), page.text);
+
+    const list = await cli(psuCommandWith, config, ['list', '--json']);
+    assert.equal(JSON.parse(list).find((p: any) => p.username === 'mlocked').status, 'locked');
+    const reset = await cli(psuCommandWith, config, ['reset-totp', '--username', 'mlocked']);
+    const secret = /^totp_secret: (\w+)$/m.exec(reset)![1]!;
+    const again = new Psu(s);
+    await again.open(url());
+    assert.match((await again.authenticate('mlocked', PASSWORD, currentTotp(secret))).header('location')!, /consent$/);
+  });
+
+  test('a disabled PSU cannot log in', async () => {
+    await cli(psuCommandWith, config, ['disable', '--username', 'jdupont']);
+    const psu = new Psu(s);
+    await psu.open(url());
+    const res = await psu.authenticate('jdupont', PASSWORD, currentTotp(secrets.jdupont!));
+    assert.match(res.header('location')!, /retry=failed/);
+  });
+});

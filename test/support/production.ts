@@ -1,0 +1,31 @@
+// A production-mode server for tests: real certificates are required there, so the sandbox CA and
+// TLS certificate are generated into the data folder first and named by the settings.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, loadConfig } from '../../server/config.ts';
+import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from '../../server/pki/sandbox-files.ts';
+import { startTestServer, type TestServer } from './server.ts';
+
+export async function productionEnv(dataDir: string, extra: Record<string, string> = {}) {
+  const ca = await ensureSandboxCa(dataDir);
+  await ensureSandboxTls(dataDir, ca);
+  const paths = sandboxPaths(dataDir);
+  return {
+    MODE: 'production',
+    TLS_CERT: paths.tlsCert,
+    TLS_KEY: paths.tlsKey,
+    TRUST_ANCHORS: paths.caCert,
+    ISSUER: 'https://localhost',
+    ...extra,
+  };
+}
+
+export async function startProductionServer(
+  extra: Record<string, string> = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'psd2-oauth-prod-')),
+): Promise<{ server: TestServer; config: Config; dataDir: string }> {
+  const env = await productionEnv(dataDir, extra);
+  const server = await startTestServer(env, dataDir);
+  return { server, config: loadConfig({ ...env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), dataDir };
+}
