@@ -1,6 +1,6 @@
 // The SQLite implementations of the PSU-side ports: PSUs and accounts, PSU sessions, the
 // authentication log, pushed requests, consents with their authorization codes.
-import { and, asc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type {
   AccountType,
   AuthorizationRequest,
@@ -18,6 +18,7 @@ import {
   authenticationEvents,
   authorizationCodes,
   consents,
+  grants,
   psuSessions,
   psus,
   pushedRequests,
@@ -261,6 +262,34 @@ function consentStore(db: Db): ConsentStore {
             .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
             .run();
         }
+      });
+    },
+    async list(filter) {
+      const conditions = [
+        filter.psuId ? eq(consents.psuId, filter.psuId) : undefined,
+        filter.clientId ? eq(consents.clientId, filter.clientId) : undefined,
+      ].filter((c) => c !== undefined);
+      const rows = db
+        .select()
+        .from(consents)
+        .where(conditions.length > 0 ? and(...conditions) : undefined)
+        .orderBy(desc(consents.createdAt))
+        .all();
+      return rows.map((row) => ({ ...row, accountIds: JSON.parse(row.accountIds) as string[] }));
+    },
+    async revoke(consentId, at, by) {
+      return db.transaction((tx) => {
+        const withdrawn = tx
+          .update(consents)
+          .set({ revokedAt: at, revokedBy: by })
+          .where(and(eq(consents.consentId, consentId), isNull(consents.revokedAt)))
+          .run();
+        if (withdrawn.changes !== 1) return false;
+        tx.update(grants)
+          .set({ revokedAt: at, revokedReason: 'consent_revoked' })
+          .where(and(eq(grants.consentId, consentId), isNull(grants.revokedAt)))
+          .run();
+        return true;
       });
     },
   };

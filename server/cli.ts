@@ -29,6 +29,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'manage the PSUs’ payment accounts: add, list',
     load: async () => (await import('./cli/account.ts')).accountCommand,
   },
+  consent: {
+    summary: 'list the consents PSUs gave, revoke one (its tokens stop working)',
+    load: async () => (await import('./cli/consent.ts')).consentCommand,
+  },
   'resource-server': {
     summary: 'credentials for resource servers to call /introspect (add NAME, list, disable CLIENT_ID)',
     load: async () => (await import('./cli/resource-server.ts')).resourceServerCommand,

@@ -243,6 +243,16 @@ export interface ConsentStore {
    * client, in one transaction.
    */
   grant(consent: ConsentRecord, code: AuthorizationCodeRecord, sca?: { at: number }): Promise<void>;
+  /** Consents, newest first, optionally of one PSU and/or one client. */
+  list(filter: {
+    psuId?: string;
+    clientId?: string;
+  }): Promise<(ConsentRecord & { revokedAt: number | null; revokedBy: string | null })[]>;
+  /**
+   * Withdraws a consent and revokes its grants in one transaction, so its refresh and access tokens
+   * stop working at once. False if it was unknown or already withdrawn.
+   */
+  revoke(consentId: string, at: number, by: 'psu' | 'tpp' | 'bank'): Promise<boolean>;
 }
 
 // ---- Tokens: the token, revocation and introspection endpoints ----

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
-import { addResourceServer, introspector, oauthTpp, REDIRECT_URI } from '../support/oauth-tpp.ts';
+import { addResourceServer, cli, introspector, oauthError, oauthTpp, REDIRECT_URI } from '../support/oauth-tpp.ts';
 import { approveInSandbox, authorizeUrl, pkce } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -55,5 +55,50 @@ describe('full flow: sandbox consent, code, refresh, introspection, revocation',
     );
     assert.deepEqual(await introspect(tokens.access_token), { active: false });
     assert.deepEqual(await introspect(refreshed.access_token), { active: false });
+  });
+
+  test('the bank withdraws a consent: its refresh token and access tokens stop working at once', async () => {
+    const aisp = await oauthTpp(s, ['PSP_AI']);
+    const introspect = await introspector(s, await addResourceServer(s, 'accounts-api-2'));
+    const { codeVerifier, codeChallenge } = pkce();
+    const state = oauth.generateRandomState();
+    const landing = await approveInSandbox(
+      s,
+      authorizeUrl(s, { clientId: aisp.clientId, redirectUri: REDIRECT_URI, scope: 'aisp', state, codeChallenge }),
+    );
+    const params = oauth.validateAuthResponse(aisp.as, aisp.client, landing, state);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      aisp.as,
+      aisp.client,
+      await oauth.authorizationCodeGrantRequest(
+        aisp.as,
+        aisp.client,
+        aisp.auth,
+        params,
+        REDIRECT_URI,
+        codeVerifier,
+        aisp.options,
+      ),
+    );
+    const consentId = (await introspect(tokens.access_token)).consent_id as string;
+
+    const listed = JSON.parse((await cli(s, ['consent', 'list', '--client', aisp.clientId])).stdout) as {
+      consent_id: string;
+      revoked_at: string | null;
+    }[];
+    assert.deepEqual(
+      listed.map((c) => [c.consent_id, c.revoked_at]),
+      [[consentId, null]],
+    );
+    assert.equal((await cli(s, ['consent', 'revoke', consentId])).code, 0);
+    assert.equal((await cli(s, ['consent', 'revoke', consentId])).code, 1, 'already withdrawn');
+
+    assert.deepEqual(await introspect(tokens.access_token), { active: false });
+    const refused = await oauthError(
+      oauth
+        .refreshTokenGrantRequest(aisp.as, aisp.client, aisp.auth, tokens.refresh_token!, aisp.options)
+        .then((r) => oauth.processRefreshTokenResponse(aisp.as, aisp.client, r)),
+    );
+    assert.equal(refused.error, 'invalid_grant');
   });
 });
