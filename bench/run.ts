@@ -1,0 +1,358 @@
+// `npm run bench`: psd2-oauth beside node-oidc-provider, a bare Hono app and bare node:https, all
+// on 127.0.0.1 with the same certificates, loaded in turn by a separate process over keep-alive
+// mTLS connections. Rounds alternate the order of the servers; the report gives medians and the
+// ratio measured pair by pair within a round, which holds on a noisy machine when absolute numbers
+// drift. Writes the generated part of docs/PERFORMANCE.md (between its bench markers).
+//
+//   npm run bench -- [--duration 10] [--warmup 3] [--connections 50] [--rounds 3]
+//                    [--scenarios client_credentials,introspection] [--smoke] [--profile] [--out FILE]
+//                    [--log-level info] [--keep (the temporary folder: server logs, database)]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { benchFile, type Child, firstMessage, NODE, startChild } from './children.ts';
+import type { LoadResult, LoadSpec, Measurement } from './load.ts';
+import { createBenchPki } from './pki.ts';
+import { profileMarkdown, summarise } from './profile.ts';
+import { SCENARIO_NAMES, SCENARIO_TITLES, type ScenarioName, SETUPS, VARIANTS, type Variant } from './scenarios.ts';
+
+const ROOT = benchFile('..');
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '3' },
+    scenarios: { type: 'string', default: SCENARIO_NAMES.join(',') },
+    smoke: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(
+    `${readFileSync(benchFile('run.ts'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('//'))
+      .join('\n')}\n`,
+  );
+  process.exit(0);
+}
+
+// --smoke proves the harness works in a few seconds (CI); --profile runs psd2-oauth alone under
+// --cpu-prof and summarises where its time goes. Neither rewrites docs/PERFORMANCE.md.
+const settings = flags.smoke
+  ? { durationMs: 1000, warmupMs: 300, connections: 4, rounds: 1 }
+  : {
+      durationMs: Number(flags.duration) * 1000,
+      warmupMs: Number(flags.warmup) * 1000,
+      connections: Number(flags.connections),
+      rounds: Number(flags.rounds),
+    };
+const scenarios = flags.scenarios.split(',').map((s) => s.trim()) as ScenarioName[];
+for (const s of scenarios) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
+const variantsOf = (scenario: ScenarioName): Variant[] =>
+  VARIANTS.filter((v) => SETUPS[v][scenario] && (!flags.profile || v === 'psd2-oauth'));
+const out = flags.out ?? (flags.smoke || flags.profile ? undefined : join(ROOT, 'docs/PERFORMANCE.md'));
+
+const work = mkdtempSync(join(tmpdir(), 'psd2-oauth-bench-'));
+const dataDir = join(work, 'psd2-oauth');
+const profileDir = join(work, 'profile');
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+// ---- servers ------------------------------------------------------------------------------------
+
+type ServerName = 'psd2-oauth' | 'oidc-provider' | 'hono' | 'node';
+const SERVER_OF: Record<Variant, ServerName> = {
+  'psd2-oauth': 'psd2-oauth',
+  'oidc-provider JWT': 'oidc-provider',
+  'oidc-provider opaque': 'oidc-provider',
+  Hono: 'hono',
+  'node:https': 'node',
+};
+
+interface RunningServer {
+  child: Child;
+  origin: string;
+}
+
+async function startBenchServer(name: ServerName): Promise<RunningServer> {
+  const logFile = join(work, `${name}.log`);
+  const script = name === 'hono' || name === 'node' ? 'servers/ceiling.ts' : `servers/${name}.ts`;
+  const child = startChild(benchFile(script), {
+    args: name === 'hono' || name === 'node' ? [name] : [],
+    execArgv: name === 'psd2-oauth' && flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    env: {
+      BENCH_PKI_DIR: dataDir,
+      DATA_DIR: dataDir,
+      MODE: 'sandbox',
+      LOG_LEVEL: flags['log-level'],
+      NODE_ENV: 'production',
+    },
+    logFile,
+    ipc: true,
+  });
+  const { port } = await firstMessage<{ port: number }>(child, 30_000, logFile);
+  return { child, origin: `https://127.0.0.1:${port}` };
+}
+
+/** `psd2-oauth resource-server add` (issue 6), when the command exists: the introspection caller. */
+function resourceServerCredentials(): Record<string, string> {
+  const result = spawnSync(NODE, [join(ROOT, 'server/cli.ts'), 'resource-server', 'add', 'bench-rs'], {
+    env: { ...process.env, DATA_DIR: dataDir, MODE: 'sandbox', LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  try {
+    const { client_id, client_secret } = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '');
+    return client_id && client_secret ? { rsId: client_id, rsSecret: client_secret } : {};
+  } catch {
+    log(`no resource server (introspection will be n/a): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
+    return {};
+  }
+}
+
+// ---- measurements -------------------------------------------------------------------------------
+
+interface Sample {
+  round: number;
+  scenario: ScenarioName;
+  variant: Variant;
+  result: LoadResult;
+}
+
+async function load(spec: LoadSpec): Promise<LoadResult> {
+  const logFile = join(work, 'load.log');
+  const child = startChild(benchFile('load.ts'), { args: [JSON.stringify(spec)], logFile, ipc: true });
+  const limit = spec.warmupMs + spec.durationMs + 60_000;
+  try {
+    return await firstMessage<LoadResult>(child, limit, logFile);
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    await child.kill();
+  }
+}
+
+function describe(result: LoadResult): string {
+  if ('measurement' in result) {
+    const m = result.measurement;
+    const failures = m.non2xx + m.errors;
+    return `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${failures ? `  (${failures} non-2xx/errors: ${m.firstFailure})` : ''}`;
+  }
+  return 'unavailable' in result ? `n/a: ${result.unavailable}` : `FAILED: ${result.error}`;
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+function measurementsOf(samples: Sample[], scenario: ScenarioName, variant: Variant): Map<number, Measurement> {
+  const byRound = new Map<number, Measurement>();
+  for (const s of samples) {
+    if (s.scenario === scenario && s.variant === variant && 'measurement' in s.result) {
+      byRound.set(s.round, s.result.measurement);
+    }
+  }
+  return byRound;
+}
+
+/** psd2-oauth's req/s divided by the other's, round by round: the median and the range. */
+function pairRatios(a: Map<number, Measurement>, b: Map<number, Measurement>): number[] {
+  return [...a].filter(([round]) => b.has(round)).map(([round, m]) => m.rps / b.get(round)!.rps);
+}
+
+const ratioText = (ratios: number[]) =>
+  ratios.length === 0
+    ? ''
+    : `${median(ratios).toFixed(2)}×${ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : ''}`;
+
+function resultsTable(samples: Sample[]): string {
+  const rows = [
+    '| scenario | server | req/s (median) | p50 ms | p99 ms | non-2xx | psd2-oauth ÷ this, pair by pair |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const scenario of scenarios) {
+    const ours = measurementsOf(samples, scenario, 'psd2-oauth');
+    for (const variant of variantsOf(scenario)) {
+      const ms = [...measurementsOf(samples, scenario, variant).values()];
+      const failed = samples.find(
+        (s) => s.scenario === scenario && s.variant === variant && !('measurement' in s.result),
+      );
+      if (ms.length === 0) {
+        const why = failed
+          ? describe(failed.result).replace(/\s+/g, ' ').replaceAll('|', '\\|').slice(0, 160)
+          : 'not run';
+        rows.push(`| ${SCENARIO_TITLES[scenario]} | ${variant} | ${why} | | | | |`);
+        continue;
+      }
+      const ratio =
+        variant === 'psd2-oauth' ? '' : ratioText(pairRatios(ours, measurementsOf(samples, scenario, variant)));
+      rows.push(
+        `| ${SCENARIO_TITLES[scenario]} | ${variant} | ${median(ms.map((m) => m.rps)).toFixed(0)} | ${median(ms.map((m) => m.p50)).toFixed(1)} | ${median(ms.map((m) => m.p99)).toFixed(1)} | ${ms.reduce((n, m) => n + m.non2xx + m.errors, 0)} | ${ratio} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+function targetsTable(samples: Sample[]): string {
+  const cc = measurementsOf(samples, 'client_credentials', 'psd2-oauth');
+  const check = (label: string, ratios: number[], goal: number) => {
+    if (ratios.length === 0) return `| ${label} | ≥ ${goal} | not measured | |`;
+    const m = median(ratios);
+    return `| ${label} | ≥ ${goal} | ${ratioText(ratios)} | ${m >= goal ? 'met' : 'missed'} |`;
+  };
+  return [
+    '| target | goal | measured (median of pairs, range) | |',
+    '|---|---:|---:|---|',
+    check(
+      'client_credentials ÷ oidc-provider JWT',
+      pairRatios(cc, measurementsOf(samples, 'client_credentials', 'oidc-provider JWT')),
+      2,
+    ),
+    check('client_credentials ÷ bare Hono ceiling', pairRatios(cc, measurementsOf(samples, 'ceiling', 'Hono')), 0.45),
+    check(
+      'introspection ÷ oidc-provider (opaque)',
+      pairRatios(
+        measurementsOf(samples, 'introspection', 'psd2-oauth'),
+        measurementsOf(samples, 'introspection', 'oidc-provider opaque'),
+      ),
+      1.5,
+    ),
+  ].join('\n');
+}
+
+function versions(): string {
+  const version = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+        .version;
+    } catch {
+      return '?';
+    }
+  };
+  const sqlite = new Database(':memory:');
+  const sqliteVersion = (sqlite.prepare('select sqlite_version() as v').get() as { v: string }).v;
+  sqlite.close();
+  const names = [
+    'oidc-provider',
+    'hono',
+    '@hono/node-server',
+    '@hono/zod-openapi',
+    'jose',
+    'better-sqlite3',
+    'drizzle-orm',
+    'zod',
+    'pino',
+    'undici',
+  ];
+  return `Node ${process.version}, SQLite ${sqliteVersion}, ${names.map((n) => `${n} ${version(n)}`).join(', ')}`;
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${availableParallelism()} CPUs (${cpu}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}`;
+}
+
+const BEGIN = '<!-- bench:begin (generated by npm run bench; edits between these markers are overwritten) -->';
+const END = '<!-- bench:end -->';
+
+function generated(samples: Sample[]): string {
+  return [
+    BEGIN,
+    '',
+    `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${settings.rounds} round(s) of ${settings.durationMs / 1000} s per server and scenario after a ${settings.warmupMs / 1000} s warm-up, ${settings.connections} keep-alive mTLS connections, psd2-oauth LOG_LEVEL=${flags['log-level']}.`,
+    '',
+    `- Machine: ${machine()}`,
+    `- Versions: ${versions()}`,
+    '',
+    '### Results',
+    '',
+    resultsTable(samples),
+    '',
+    '### Targets of issue 8',
+    '',
+    targetsTable(samples),
+    '',
+    END,
+  ].join('\n');
+}
+
+function writeReport(file: string, samples: Sample[]): void {
+  const block = generated(samples);
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const start = existing.indexOf(BEGIN);
+  const end = existing.indexOf(END);
+  const next =
+    start >= 0 && end > start
+      ? `${existing.slice(0, start)}${block}${existing.slice(end + END.length)}`
+      : `${existing || '# Performance\n'}\n${block}\n`;
+  writeFileSync(file, next);
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  await createBenchPki(dataDir);
+  const options = scenarios.includes('introspection') && !flags.profile ? resourceServerCredentials() : {};
+  const needed = new Set(scenarios.flatMap((s) => variantsOf(s).map((v) => SERVER_OF[v])));
+  const servers = new Map<ServerName, RunningServer>();
+  try {
+    for (const name of needed) servers.set(name, await startBenchServer(name));
+    const samples: Sample[] = [];
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const scenario of scenarios) {
+        // Alternate who goes first, so that a drift of the machine does not favour one server.
+        const order = round % 2 ? variantsOf(scenario) : variantsOf(scenario).reverse();
+        for (const variant of order) {
+          const result = await load({
+            origin: servers.get(SERVER_OF[variant])!.origin,
+            pkiDir: dataDir,
+            variant,
+            scenario,
+            connections: settings.connections,
+            durationMs: settings.durationMs,
+            warmupMs: settings.warmupMs,
+            options,
+          });
+          samples.push({ round, scenario, variant, result });
+          log(`round ${round}  ${scenario.padEnd(18)} ${variant.padEnd(20)} ${describe(result)}`);
+        }
+      }
+    }
+    const failures = samples.filter((s) => 'error' in s.result);
+    if (out) {
+      writeReport(out, samples);
+      log(`wrote ${out}`);
+    } else {
+      process.stdout.write(`${generated(samples)}\n`);
+    }
+    if (flags.profile) {
+      await servers.get('psd2-oauth')?.child.stop(20_000);
+      for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
+        const summary = summarise(JSON.parse(readFileSync(join(profileDir, file), 'utf8')));
+        process.stdout.write(`\n### Profile of psd2-oauth (${scenarios.join(', ')})\n\n${profileMarkdown(summary)}\n`);
+      }
+    }
+    return failures.length > 0 ? 1 : 0;
+  } finally {
+    await Promise.all([...servers.values()].map((s) => s.child.stop()));
+    if (flags.keep) log(`kept ${work} (server logs, database)`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+}
+
+mkdirSync(work, { recursive: true });
+process.exitCode = await main();
