@@ -1,7 +1,7 @@
 // The SQLite implementations of the token side's ports: codes, grants, revoked access tokens,
 // resource servers and the purge. Every read-modify-write is one conditional UPDATE checked by
 // `changes`, inside a transaction when a second row goes with it.
-import { and, asc, eq, gt, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type {
   AuthorizationCodeState,
   AuthorizationCodeStore,
@@ -101,14 +101,16 @@ function authorizationCodeStore(db: Db): AuthorizationCodeStore {
 }
 
 function grantStore(db: Db): GrantStore {
+  // Prepared once: refresh and introspection look the grant up on every call.
+  const findGrant = db
+    .select()
+    .from(grants)
+    .leftJoin(consents, eq(consents.consentId, grants.consentId))
+    .where(eq(grants.grantId, sql.placeholder('grantId')))
+    .prepare();
   return {
     async find(grantId) {
-      const row = db
-        .select()
-        .from(grants)
-        .leftJoin(consents, eq(consents.consentId, grants.consentId))
-        .where(eq(grants.grantId, grantId))
-        .get();
+      const row = findGrant.get({ grantId });
       if (!row) return undefined;
       return { grant: row.grants satisfies GrantRecord, consent: consentRecord(row.consents) };
     },
@@ -139,6 +141,11 @@ function grantStore(db: Db): GrantStore {
 }
 
 function revokedAccessTokenStore(db: Db): RevokedAccessTokenStore {
+  const findRevoked = db
+    .select({ jti: revokedAccessTokens.jti })
+    .from(revokedAccessTokens)
+    .where(eq(revokedAccessTokens.jti, sql.placeholder('jti')))
+    .prepare();
   return {
     async revoke(token, at) {
       db.insert(revokedAccessTokens)
@@ -147,28 +154,23 @@ function revokedAccessTokenStore(db: Db): RevokedAccessTokenStore {
         .run();
     },
     async isRevoked(jti) {
-      return (
-        db
-          .select({ jti: revokedAccessTokens.jti })
-          .from(revokedAccessTokens)
-          .where(eq(revokedAccessTokens.jti, jti))
-          .get() !== undefined
-      );
+      return findRevoked.get({ jti }) !== undefined;
     },
   };
 }
 
 function resourceServerStore(db: Db): ResourceServerStore {
+  const findEnabled = db
+    .select()
+    .from(resourceServers)
+    .where(and(eq(resourceServers.clientId, sql.placeholder('clientId')), isNull(resourceServers.disabledAt)))
+    .prepare();
   return {
     async insert(record) {
       db.insert(resourceServers).values(record).run();
     },
     async find(clientId) {
-      return db
-        .select()
-        .from(resourceServers)
-        .where(and(eq(resourceServers.clientId, clientId), isNull(resourceServers.disabledAt)))
-        .get();
+      return findEnabled.get({ clientId });
     },
     async list(): Promise<ResourceServerRecord[]> {
       return db.select().from(resourceServers).orderBy(asc(resourceServers.createdAt)).all();

@@ -93,8 +93,20 @@ function writeAudit(tx: Tx | Db, event: AuditEvent): void {
     .run();
 }
 
+const CLIENT_CACHE_SIZE = 10_000;
+
 function clientStore(db: Db): ClientStore {
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
+  // Prepared once: every token request looks its client up.
+  const findLive = db
+    .select()
+    .from(clients)
+    .where(and(eq(clients.clientId, sql.placeholder('clientId')), isNull(clients.deletedAt)))
+    .prepare();
+  // Every token and introspection request reads its client. Clients change only through this store
+  // (RFC 7592 update and delete), which drops the entry in the same call, so the cache is never stale
+  // within the one process that owns the database.
+  const cache = new Map<string, ClientRecord>();
   return {
     async insert(record, event) {
       db.transaction((tx) => {
@@ -113,9 +125,11 @@ function clientStore(db: Db): ClientStore {
       });
     },
     async find(clientId) {
-      const row = db.select().from(clients).where(live(clientId)).get();
+      const cached = cache.get(clientId);
+      if (cached) return cached;
+      const row = findLive.get({ clientId });
       if (!row?.registrationTokenDigest) return undefined;
-      return {
+      const record: ClientRecord = {
         clientId: row.clientId,
         organizationId: row.organizationId,
         metadata: JSON.parse(row.metadata) as ClientRecord['metadata'],
@@ -123,8 +137,12 @@ function clientStore(db: Db): ClientStore {
         issuedAt: row.issuedAt,
         updatedAt: row.updatedAt,
       };
+      if (cache.size >= CLIENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      cache.set(clientId, record);
+      return record;
     },
     async replace(clientId, expectedTokenDigest, changes, event) {
+      cache.delete(clientId);
       return db.transaction((tx) => {
         const result = tx
           .update(clients)
@@ -142,6 +160,7 @@ function clientStore(db: Db): ClientStore {
       });
     },
     async delete(clientId, expectedTokenDigest, event) {
+      cache.delete(clientId);
       return db.transaction((tx) => {
         const result = tx
           .update(clients)

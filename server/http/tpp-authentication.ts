@@ -4,7 +4,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { MiddlewareHandler } from 'hono';
 import { OAuthError } from '../protocol/errors.ts';
-import { CertificateRejectedError, type TppIdentityVerifier } from '../protocol/tpp-identity.ts';
+import { CertificateRejectedError, type TppIdentity, type TppIdentityVerifier } from '../protocol/tpp-identity.ts';
 import {
   type ClientCertificate,
   certificateFromTlsSocket,
@@ -22,6 +22,18 @@ export interface TppAuthenticationDeps {
 // by Node for 1.2 clients after the handshake), so it is read once per connection.
 const perConnection = new WeakMap<object, ClientCertificate>();
 
+/**
+ * The identity verified on a keep-alive connection, reused for its next requests: validity dates
+ * are still checked on each, and the full verification (with the revocation extension point) is
+ * redone at least every minute.
+ */
+interface ConnectionIdentity {
+  identity: TppIdentity;
+  until: number;
+}
+const identities = new WeakMap<object, ConnectionIdentity>();
+const REVERIFY_AFTER_MS = 60_000;
+
 function tlsCertificate(socket: TLSSocket | undefined): ClientCertificate | undefined {
   if (!socket || typeof socket.getPeerCertificate !== 'function') return undefined;
   let cert = perConnection.get(socket);
@@ -35,6 +47,13 @@ function tlsCertificate(socket: TLSSocket | undefined): ClientCertificate | unde
 export function tppAuthentication(deps: TppAuthenticationDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
+    const proxied = c.req.raw.headers.has('client-cert') || c.req.raw.headers.has('client-cert-chain');
+    const known = socket && !proxied ? identities.get(socket) : undefined;
+    const now = Date.now();
+    if (known && now < known.until && now < known.identity.notAfter.getTime()) {
+      c.set('tpp', known.identity);
+      return next();
+    }
     try {
       const resolved = resolveClientCertificate({
         peerAddress: socket?.remoteAddress,
@@ -44,7 +63,9 @@ export function tppAuthentication(deps: TppAuthenticationDeps): MiddlewareHandle
         onIgnoredHeader: (event) =>
           c.var.logger.warn(event, 'Client-Cert header from a peer that is not a trusted proxy: ignored'),
       });
-      c.set('tpp', await deps.verifier.verify(resolved.leaf, resolved.intermediates));
+      const identity = await deps.verifier.verify(resolved.leaf, resolved.intermediates);
+      if (socket && resolved.source === 'tls') identities.set(socket, { identity, until: now + REVERIFY_AFTER_MS });
+      c.set('tpp', identity);
     } catch (err) {
       if (err instanceof CertificateRejectedError) {
         throw new OAuthError('invalid_client', `client certificate rejected: ${err.message}`, {

@@ -1,8 +1,8 @@
 // Access tokens: JWTs per RFC 9068, signed by the active key, bound to the client certificate
 // (RFC 8705 §3). They are not stored: each carries its jti and, when it comes from a PSU's consent,
 // its grant id, so that revoking the one or the other is enough for introspection to refuse it.
-import { createLocalJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose';
-import { randomSecret } from './secrets.ts';
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { SIGNING_ALGS, type SigningKeySet } from './signing-keys.ts';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -62,6 +62,13 @@ export function looksLikeJwt(token: string): boolean {
 export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
   const { issuer, audience, ttl, keys } = settings;
   const published = createLocalJWKSet(keys.jwks);
+  const header = Buffer.from(
+    JSON.stringify({ alg: keys.active.alg, kid: keys.active.kid, typ: ACCESS_TOKEN_TYPE }),
+  ).toString('base64url');
+  // A resource server introspects the same token many times: its signature is checked once, then
+  // remembered until the token expires (revocation is still looked up on every call).
+  const verified = new Map<string, AccessTokenClaims>();
+  const VERIFIED_CACHE_SIZE = 10_000;
 
   return {
     ttl,
@@ -73,7 +80,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         aud: audience,
         client_id: request.clientId,
         scope: request.scope,
-        jti: randomSecret(16),
+        jti: randomUUID(),
         iat,
         exp: iat + ttl,
         cnf: { 'x5t#S256': request.thumbprint },
@@ -81,12 +88,17 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         ...(request.consentId ? { consent_id: request.consentId } : {}),
         ...(request.accountIds ? { account_ids: [...request.accountIds] } : {}),
       };
-      const token = await new SignJWT(claims as unknown as JWTPayload)
-        .setProtectedHeader({ alg: keys.active.alg, kid: keys.active.kid, typ: ACCESS_TOKEN_TYPE })
-        .sign(keys.active.privateKey);
+      const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      const token = `${signingInput}.${keys.active.sign(signingInput).toString('base64url')}`;
       return { token, claims };
     },
     async verify(token, now) {
+      const known = verified.get(token);
+      if (known) {
+        if (known.exp * 1000 > now) return known;
+        verified.delete(token);
+        return undefined;
+      }
       if (!looksLikeJwt(token)) return undefined;
       try {
         const { payload } = await jwtVerify(token, published, {
@@ -97,7 +109,10 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
           currentDate: new Date(now),
           requiredClaims: ['sub', 'client_id', 'scope', 'jti', 'iat', 'exp', 'cnf'],
         });
-        return isAccessTokenClaims(payload) ? payload : undefined;
+        if (!isAccessTokenClaims(payload)) return undefined;
+        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+        verified.set(token, payload);
+        return payload;
       } catch {
         return undefined;
       }

@@ -255,7 +255,19 @@ function checkJwks(jwks: { keys: Record<string, unknown>[] }): void {
  * `#`-hex values (RFC 4514 §2.4) as the string they encode, spaces around separators ignored.
  */
 export function sameDn(a: string, b: string): boolean {
-  return normalizeDn(a) === normalizeDn(b);
+  return normalizedDn(a) === normalizedDn(b);
+}
+
+// Every token request compares the registered DN with the certificate's: the same few strings.
+const normalized = new Map<string, string>();
+function normalizedDn(dn: string): string {
+  let value = normalized.get(dn);
+  if (value === undefined) {
+    value = normalizeDn(dn);
+    if (normalized.size >= 10_000) normalized.clear();
+    normalized.set(dn, value);
+  }
+  return value;
 }
 
 const ATTRIBUTE_OIDS: Record<string, string> = {
