@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as oauth from 'oauth4webapi';
 import type { Psd2Role } from '../../server/protocol/scope-policy.ts';
+import { type IssuedCode, issueCode } from './grants.ts';
 import { type Fetch, mtlsFetch } from './mtls-fetch.ts';
 import type { TestServer } from './server.ts';
 import { makeTpp, type Tpp } from './tpp.ts';
@@ -115,4 +116,37 @@ export async function introspector(server: TestServer, credentials: ResourceServ
     const response = await oauth.introspectionRequest(as, client, auth, token, { [oauth.customFetch]: fetch });
     return oauth.processIntrospectionResponse(as, client, response);
   };
+}
+
+/** The redirect the PSU's browser brings back with `code`, checked by oauth4webapi (RFC 9207 `iss`). */
+export function callback(tpp: OAuthTpp, s: TestServer, code: string): URLSearchParams {
+  const url = new URL(REDIRECT_URI);
+  url.searchParams.set('code', code);
+  url.searchParams.set('iss', s.server.issuer);
+  return oauth.validateAuthResponse(tpp.as, tpp.client, url, oauth.expectNoState);
+}
+
+/** The token request for a code issued by test/support/grants.ts; overrides make it wrong on purpose. */
+export function redeemCode(
+  tpp: OAuthTpp,
+  s: TestServer,
+  issued: IssuedCode,
+  overrides: { redirectUri?: string; verifier?: string } = {},
+): Promise<Response> {
+  return oauth.authorizationCodeGrantRequest(
+    tpp.as,
+    tpp.client,
+    tpp.auth,
+    callback(tpp, s, issued.code),
+    overrides.redirectUri ?? issued.redirectUri,
+    overrides.verifier ?? issued.codeVerifier,
+    tpp.options,
+  );
+}
+
+/** A consent and code written for the client, redeemed: the tokens, and the consent they carry. */
+export async function codeTokens(s: TestServer, tpp: OAuthTpp, scope = 'aisp') {
+  const issued = await issueCode(s, { clientId: tpp.clientId, redirectUri: REDIRECT_URI, scope });
+  const result = await oauth.processAuthorizationCodeResponse(tpp.as, tpp.client, await redeemCode(tpp, s, issued));
+  return { ...result, consentId: issued.consentId };
 }

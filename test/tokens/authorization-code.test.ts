@@ -10,33 +10,9 @@ import {
   oauthError,
   oauthTpp,
   REDIRECT_URI,
+  redeemCode as redeem,
 } from '../support/oauth-tpp.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-/** The redirect the PSU's browser brings back, checked by oauth4webapi (RFC 9207 `iss`). */
-function callback(tpp: OAuthTpp, s: TestServer, code: string): URLSearchParams {
-  const url = new URL(REDIRECT_URI);
-  url.searchParams.set('code', code);
-  url.searchParams.set('iss', s.server.issuer);
-  return oauth.validateAuthResponse(tpp.as, tpp.client, url, oauth.expectNoState);
-}
-
-function redeem(
-  tpp: OAuthTpp,
-  s: TestServer,
-  issued: IssuedCode,
-  overrides: { redirectUri?: string; verifier?: string } = {},
-) {
-  return oauth.authorizationCodeGrantRequest(
-    tpp.as,
-    tpp.client,
-    tpp.auth,
-    callback(tpp, s, issued.code),
-    overrides.redirectUri ?? issued.redirectUri,
-    overrides.verifier ?? issued.codeVerifier,
-    tpp.options,
-  );
-}
 
 async function tokens(tpp: OAuthTpp, s: TestServer, issued: IssuedCode) {
   return oauth.processAuthorizationCodeResponse(tpp.as, tpp.client, await redeem(tpp, s, issued));

@@ -3,9 +3,41 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
-import { addResourceServer, cli, introspector, oauthError, oauthTpp, REDIRECT_URI } from '../support/oauth-tpp.ts';
+import {
+  addResourceServer,
+  cli,
+  introspector,
+  type OAuthTpp,
+  oauthError,
+  oauthTpp,
+  REDIRECT_URI,
+} from '../support/oauth-tpp.ts';
 import { approveInSandbox, authorizeUrl, pkce } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+
+/** The PSU consents on the sandbox page; the TPP checks the redirect and redeems the code. */
+async function consentAndRedeem(s: TestServer, aisp: OAuthTpp) {
+  const { codeVerifier, codeChallenge } = pkce();
+  const state = oauth.generateRandomState();
+  const landing = await approveInSandbox(
+    s,
+    authorizeUrl(s, { clientId: aisp.clientId, redirectUri: REDIRECT_URI, scope: 'aisp', state, codeChallenge }),
+  );
+  const params = oauth.validateAuthResponse(aisp.as, aisp.client, landing, state);
+  return oauth.processAuthorizationCodeResponse(
+    aisp.as,
+    aisp.client,
+    await oauth.authorizationCodeGrantRequest(
+      aisp.as,
+      aisp.client,
+      aisp.auth,
+      params,
+      REDIRECT_URI,
+      codeVerifier,
+      aisp.options,
+    ),
+  );
+}
 
 describe('full flow: sandbox consent, code, refresh, introspection, revocation', () => {
   let s: TestServer;
@@ -17,26 +49,7 @@ describe('full flow: sandbox consent, code, refresh, introspection, revocation',
   test('an AISP obtains, refreshes and revokes tokens for a PSU who consented in the sandbox', async () => {
     const aisp = await oauthTpp(s, ['PSP_AI']);
     const introspect = await introspector(s, await addResourceServer(s, 'accounts-api'));
-    const { codeVerifier, codeChallenge } = pkce();
-    const state = oauth.generateRandomState();
-    const landing = await approveInSandbox(
-      s,
-      authorizeUrl(s, { clientId: aisp.clientId, redirectUri: REDIRECT_URI, scope: 'aisp', state, codeChallenge }),
-    );
-    const params = oauth.validateAuthResponse(aisp.as, aisp.client, landing, state);
-    const tokens = await oauth.processAuthorizationCodeResponse(
-      aisp.as,
-      aisp.client,
-      await oauth.authorizationCodeGrantRequest(
-        aisp.as,
-        aisp.client,
-        aisp.auth,
-        params,
-        REDIRECT_URI,
-        codeVerifier,
-        aisp.options,
-      ),
-    );
+    const tokens = await consentAndRedeem(s, aisp);
     assert.equal(tokens.scope, 'aisp');
     const active = await introspect(tokens.access_token);
     assert.equal(active.active, true);
@@ -60,26 +73,7 @@ describe('full flow: sandbox consent, code, refresh, introspection, revocation',
   test('the bank withdraws a consent: its refresh token and access tokens stop working at once', async () => {
     const aisp = await oauthTpp(s, ['PSP_AI']);
     const introspect = await introspector(s, await addResourceServer(s, 'accounts-api-2'));
-    const { codeVerifier, codeChallenge } = pkce();
-    const state = oauth.generateRandomState();
-    const landing = await approveInSandbox(
-      s,
-      authorizeUrl(s, { clientId: aisp.clientId, redirectUri: REDIRECT_URI, scope: 'aisp', state, codeChallenge }),
-    );
-    const params = oauth.validateAuthResponse(aisp.as, aisp.client, landing, state);
-    const tokens = await oauth.processAuthorizationCodeResponse(
-      aisp.as,
-      aisp.client,
-      await oauth.authorizationCodeGrantRequest(
-        aisp.as,
-        aisp.client,
-        aisp.auth,
-        params,
-        REDIRECT_URI,
-        codeVerifier,
-        aisp.options,
-      ),
-    );
+    const tokens = await consentAndRedeem(s, aisp);
     const consentId = (await introspect(tokens.access_token)).consent_id as string;
 
     const listed = JSON.parse((await cli(s, ['consent', 'list', '--client', aisp.clientId])).stdout) as {

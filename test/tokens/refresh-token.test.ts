@@ -2,35 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { issueCode, sql } from '../support/grants.ts';
+import { sql } from '../support/grants.ts';
 import {
   addResourceServer,
+  codeTokens,
   introspector,
   type OAuthTpp,
   oauthError,
   oauthTpp,
-  REDIRECT_URI,
 } from '../support/oauth-tpp.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-async function codeTokens(s: TestServer, tpp: OAuthTpp, scope: string) {
-  const issued = await issueCode(s, { clientId: tpp.clientId, redirectUri: REDIRECT_URI, scope });
-  const url = new URL(REDIRECT_URI);
-  url.searchParams.set('code', issued.code);
-  url.searchParams.set('iss', s.server.issuer);
-  const params = oauth.validateAuthResponse(tpp.as, tpp.client, url, oauth.expectNoState);
-  const response = await oauth.authorizationCodeGrantRequest(
-    tpp.as,
-    tpp.client,
-    tpp.auth,
-    params,
-    REDIRECT_URI,
-    issued.codeVerifier,
-    tpp.options,
-  );
-  const result = await oauth.processAuthorizationCodeResponse(tpp.as, tpp.client, response);
-  return { ...result, consentId: issued.consentId };
-}
 
 async function refresh(tpp: OAuthTpp, refreshToken: string, scope?: string) {
   const response = await oauth.refreshTokenGrantRequest(tpp.as, tpp.client, tpp.auth, refreshToken, {

@@ -3,12 +3,12 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { base64url } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { issueCode } from '../support/grants.ts';
 import { request } from '../support/https.ts';
 import { mtlsFetch } from '../support/mtls-fetch.ts';
 import {
   addResourceServer,
   cli,
+  codeTokens,
   introspector,
   type OAuthTpp,
   oauthError,
@@ -23,22 +23,6 @@ import { makeTpp } from '../support/tpp.ts';
 async function pispToken(tpp: OAuthTpp): Promise<string> {
   const res = await oauth.clientCredentialsGrantRequest(tpp.as, tpp.client, tpp.auth, {}, tpp.options);
   return (await oauth.processClientCredentialsResponse(tpp.as, tpp.client, res)).access_token;
-}
-
-async function codeTokens(s: TestServer, tpp: OAuthTpp) {
-  const issued = await issueCode(s, { clientId: tpp.clientId, redirectUri: REDIRECT_URI, scope: 'aisp' });
-  const url = new URL(`${REDIRECT_URI}?code=${issued.code}&iss=${encodeURIComponent(s.server.issuer)}`);
-  const params = oauth.validateAuthResponse(tpp.as, tpp.client, url, oauth.expectNoState);
-  const res = await oauth.authorizationCodeGrantRequest(
-    tpp.as,
-    tpp.client,
-    tpp.auth,
-    params,
-    REDIRECT_URI,
-    issued.codeVerifier,
-    tpp.options,
-  );
-  return oauth.processAuthorizationCodeResponse(tpp.as, tpp.client, res);
 }
 
 async function revoke(tpp: OAuthTpp, token: string, hint?: string): Promise<Response> {
