@@ -6,6 +6,7 @@
 //
 //   npm run bench -- [--duration 10] [--warmup 3] [--connections 50] [--rounds 3]
 //                    [--scenarios client_credentials,introspection] [--smoke] [--profile] [--out FILE]
+//                    [--servers psd2-oauth,Hono (a subset of the rows; writes nothing)]
 //                    [--log-level info] [--keep (the temporary folder: server logs, database)]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '3' },
     scenarios: { type: 'string', default: SCENARIO_NAMES.join(',') },
+    servers: { type: 'string' },
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -58,9 +60,13 @@ const settings = flags.smoke
     };
 const scenarios = flags.scenarios.split(',').map((s) => s.trim()) as ScenarioName[];
 for (const s of scenarios) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
+const servers = flags.profile ? ['psd2-oauth'] : flags.servers?.split(',').map((s) => s.trim());
+for (const v of servers ?? []) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown server ${v}`);
 const variantsOf = (scenario: ScenarioName): Variant[] =>
-  VARIANTS.filter((v) => SETUPS[v][scenario] && (!flags.profile || v === 'psd2-oauth'));
-const out = flags.out ?? (flags.smoke || flags.profile ? undefined : join(ROOT, 'docs/PERFORMANCE.md'));
+  VARIANTS.filter((v) => SETUPS[v][scenario] && (!servers || servers.includes(v)));
+// A partial run (smoke, profile, a subset of servers) never replaces the published table.
+const partial = flags.smoke || flags.profile || servers !== undefined;
+const out = flags.out ?? (partial ? undefined : join(ROOT, 'docs/PERFORMANCE.md'));
 
 const work = mkdtempSync(join(tmpdir(), 'psd2-oauth-bench-'));
 const dataDir = join(work, 'psd2-oauth');

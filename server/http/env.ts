@@ -12,6 +12,8 @@ export type AppEnv = {
     clientId?: string;
     /** The TPP authenticated by its certificate, on mTLS endpoints. */
     tpp: TppIdentity;
+    /** The form body's parameters, parsed once (form.ts). */
+    form?: Record<string, string>;
     errorCode?: OAuthErrorCode;
     errorDetail?: string;
   };

@@ -4,7 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authenticateResourceServer, type IntrospectionDeps, introspect } from '../../protocol/introspection.ts';
 import type { ResourceServerStore } from '../../protocol/ports.ts';
 import type { AppEnv } from '../env.ts';
-import { formEndpoint, readForm } from '../form.ts';
+import { formEndpoint, mountFormRoute, readForm } from '../form.ts';
 import { errorResponses } from '../schemas.ts';
 
 const IntrospectionRequest = z
@@ -112,7 +112,7 @@ export function mountIntrospection(
     description: 'Resource server credentials from `psd2-oauth resource-server add NAME`.',
   });
   app.use('/introspect', formEndpoint);
-  app.openapi(introspectionRoute, async (c) => {
+  mountFormRoute(app, introspectionRoute, async (c) => {
     const server = await authenticateResourceServer(
       deps.resourceServers,
       basicCredentials(c.req.header('authorization')),

@@ -6,7 +6,7 @@ import { authenticateClient } from '../../protocol/client-authentication.ts';
 import { type RevocationDeps, revokeToken } from '../../protocol/revocation.ts';
 import { type TokenDeps, tokenRequest } from '../../protocol/token/index.ts';
 import type { AppEnv } from '../env.ts';
-import { formEndpoint, readForm } from '../form.ts';
+import { formEndpoint, mountFormRoute, readForm } from '../form.ts';
 import { errorResponses } from '../schemas.ts';
 
 const TokenRequest = z
@@ -127,14 +127,14 @@ export function mountToken(
 ): void {
   for (const path of ['/token', '/revoke']) app.use(path, formEndpoint, deps.authenticate);
 
-  app.openapi(tokenRoute, async (c) => {
+  mountFormRoute(app, tokenRoute, async (c) => {
     const params = await readForm(c);
     if (params.client_id) c.set('clientId', params.client_id);
     const response = await tokenRequest(deps, c.var.tpp, params);
     return c.json(response, 200);
   });
 
-  app.openapi(revocationRoute, async (c) => {
+  mountFormRoute(app, revocationRoute, async (c) => {
     const params = await readForm(c);
     const client = await authenticateClient(deps.clients, c.var.tpp, params.client_id);
     c.set('clientId', client.clientId);
