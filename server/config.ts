@@ -2,6 +2,7 @@
 // (`npm run gen` rewrites it), so the documentation cannot drift from what start-up accepts.
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { SIGNING_ALGS } from './protocol/signing-keys.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalPath = z.string().trim().min(1).optional();
@@ -53,9 +54,11 @@ export const settings = z.object({
     .default('info')
     .describe('Minimum level of the JSON log lines written to standard output.'),
   ACCESS_TOKEN_SIGNING_ALG: z
-    .enum(['ES256', 'PS256'])
-    .default('ES256')
-    .describe('Algorithm of the active signing key. Both an ES256 and a PS256 key are published at `/jwks`.'),
+    .enum(SIGNING_ALGS)
+    .default('EdDSA')
+    .describe(
+      'Algorithm of the active signing key: `EdDSA` (Ed25519), `ES256` or `PS256`, the three FAPI 2.0 allows. A key of each is published at `/jwks`, so switching keeps earlier tokens verifiable.',
+    ),
   ACCESS_TOKEN_TTL: z.coerce
     .number()
     .int()

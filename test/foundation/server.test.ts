@@ -29,12 +29,12 @@ describe('foundation: the server over TLS', () => {
     assert.equal(m.service_documentation, `${s.server.issuer}/docs`);
   });
 
-  test('publishes an ES256 and a PS256 key at /jwks with public members only', async () => {
+  test('publishes an EdDSA, an ES256 and a PS256 key at /jwks with public members only', async () => {
     const res = await s.get('/jwks');
     assert.equal(res.status, 200);
     assert.match(res.header('content-type') ?? '', /application\/jwk-set\+json/);
     const { keys } = res.json();
-    assert.deepEqual(keys.map((k: { alg: string }) => k.alg).sort(), ['ES256', 'PS256']);
+    assert.deepEqual(keys.map((k: { alg: string }) => k.alg).sort(), ['ES256', 'EdDSA', 'PS256']);
     for (const key of keys) {
       for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'])
         assert.equal(key[secret], undefined, `${key.alg} has ${secret}`);

@@ -1,6 +1,7 @@
 // The pure core: JWT access tokens, and what introspection and revocation make of expired ones.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { importJWK, jwtVerify } from 'jose';
 import { createAccessTokens } from '../../server/protocol/access-tokens.ts';
 import { introspect } from '../../server/protocol/introspection.ts';
 import type { ClientRecord, SigningKeyStore, StoredSigningKey } from '../../server/protocol/ports.ts';
@@ -45,12 +46,41 @@ describe('access tokens (RFC 9068)', () => {
     assert.equal(await tokens.verify('not-a-jwt', NOW), undefined);
   });
 
-  test('PS256 when configured', async () => {
-    const ps = await loadSigningKeys(memoryKeyStore(), 'PS256', NOW);
-    const tokens = createAccessTokens({ issuer: ISSUER, audience: 'a', ttl: 60, keys: ps });
-    const { token } = await tokens.issue(request, NOW);
-    assert.equal(JSON.parse(atob(token.split('.')[0]!)).alg, 'PS256');
-    assert.ok(await tokens.verify(token, NOW));
+  for (const alg of ['EdDSA', 'PS256'] as const) {
+    test(`${alg} when configured, verified with the published key`, async () => {
+      const set = await loadSigningKeys(memoryKeyStore(), alg, NOW);
+      const tokens = createAccessTokens({ issuer: ISSUER, audience: 'a', ttl: 60, keys: set });
+      const { token } = await tokens.issue(request, NOW);
+      const header = JSON.parse(atob(token.split('.')[0]!));
+      assert.equal(header.alg, alg);
+      const published = set.jwks.keys.find((k) => k.kid === header.kid);
+      assert.equal(published?.alg, alg);
+      await jwtVerify(token, await importJWK(published!, alg), {
+        issuer: ISSUER,
+        audience: 'a',
+        currentDate: new Date(NOW),
+      });
+      assert.ok(await tokens.verify(token, NOW));
+    });
+  }
+
+  test('a token signed before a change of algorithm still verifies after it', async () => {
+    const store = memoryKeyStore();
+    const before = createAccessTokens({
+      issuer: ISSUER,
+      audience: 'a',
+      ttl: 60,
+      keys: await loadSigningKeys(store, 'ES256', NOW),
+    });
+    const { token } = await before.issue(request, NOW);
+    const after = createAccessTokens({
+      issuer: ISSUER,
+      audience: 'a',
+      ttl: 60,
+      keys: await loadSigningKeys(store, 'EdDSA', NOW),
+    });
+    assert.equal(JSON.parse(atob((await after.issue(request, NOW)).token.split('.')[0]!)).alg, 'EdDSA');
+    assert.ok(await after.verify(token, NOW));
   });
 
   test('an expired token is inactive at introspection, and revoking it records nothing', async () => {

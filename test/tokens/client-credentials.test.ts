@@ -34,7 +34,7 @@ describe('client_credentials for PISPs, with certificate-bound JWT access tokens
 
     const header = decodeProtectedHeader(tokens.access_token);
     assert.equal(header.typ, 'at+jwt');
-    assert.equal(header.alg, 'ES256');
+    assert.equal(header.alg, 'EdDSA', 'Ed25519 by default');
     const jwks = (await s.get('/jwks')).json();
     const { payload } = await jwtVerify(tokens.access_token, createLocalJWKSet(jwks), {
       issuer: s.server.issuer,
