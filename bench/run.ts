@@ -312,7 +312,7 @@ function writeReport(file: string, samples: Sample[]): void {
 
 async function main(): Promise<number> {
   await createBenchPki(dataDir);
-  const options = scenarios.includes('introspection') && !flags.profile ? resourceServerCredentials() : {};
+  const options = scenarios.includes('introspection') ? resourceServerCredentials() : {};
   const needed = new Set(scenarios.flatMap((s) => variantsOf(s).map((v) => SERVER_OF[v])));
   const servers = new Map<ServerName, RunningServer>();
   try {

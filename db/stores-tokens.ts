@@ -13,6 +13,7 @@ import type {
   ResourceServerStore,
   RevokedAccessTokenStore,
 } from '../server/protocol/ports.ts';
+import type { ReadCaches } from './read-cache.ts';
 import {
   authorizationCodes,
   consents,
@@ -32,12 +33,12 @@ export interface TokenStores {
   purge: PurgeStore;
 }
 
-export function createTokenStores(db: Db): TokenStores {
+export function createTokenStores(db: Db, caches: ReadCaches): TokenStores {
   return {
     authorizationCodes: authorizationCodeStore(db),
     grants: grantStore(db),
-    revokedAccessTokens: revokedAccessTokenStore(db),
-    resourceServers: resourceServerStore(db),
+    revokedAccessTokens: revokedAccessTokenStore(db, caches),
+    resourceServers: resourceServerStore(db, caches),
     purge: purgeStore(db),
   };
 }
@@ -140,7 +141,12 @@ function grantStore(db: Db): GrantStore {
   };
 }
 
-function revokedAccessTokenStore(db: Db): RevokedAccessTokenStore {
+// Introspection asks about every token it sees, most of them many times: answers are cached, "not
+// revoked" included, and revoke() records its answer in the same call (read-cache.ts).
+const REVOKED_CACHE_SIZE = 100_000;
+
+function revokedAccessTokenStore(db: Db, caches: ReadCaches): RevokedAccessTokenStore {
+  const cache = caches.create<boolean>(REVOKED_CACHE_SIZE);
   const findRevoked = db
     .select({ jti: revokedAccessTokens.jti })
     .from(revokedAccessTokens)
@@ -152,14 +158,23 @@ function revokedAccessTokenStore(db: Db): RevokedAccessTokenStore {
         .values({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt, revokedAt: at })
         .onConflictDoNothing()
         .run();
+      cache.set(token.jti, true);
     },
     async isRevoked(jti) {
-      return findRevoked.get({ jti }) !== undefined;
+      let revoked = cache.get(jti);
+      if (revoked === undefined) {
+        revoked = findRevoked.get({ jti }) !== undefined;
+        cache.set(jti, revoked);
+      }
+      return revoked;
     },
   };
 }
 
-function resourceServerStore(db: Db): ResourceServerStore {
+function resourceServerStore(db: Db, caches: ReadCaches): ResourceServerStore {
+  // Every introspection authenticates its caller; resource servers change through the CLI, that is
+  // from another process, which the cache notices (read-cache.ts).
+  const cache = caches.create<ResourceServerRecord | null>(1_000);
   const findEnabled = db
     .select()
     .from(resourceServers)
@@ -168,9 +183,15 @@ function resourceServerStore(db: Db): ResourceServerStore {
   return {
     async insert(record) {
       db.insert(resourceServers).values(record).run();
+      cache.delete(record.clientId);
     },
     async find(clientId) {
-      return findEnabled.get({ clientId });
+      let found = cache.get(clientId);
+      if (found === undefined) {
+        found = findEnabled.get({ clientId }) ?? null;
+        cache.set(clientId, found);
+      }
+      return found ?? undefined;
     },
     async list(): Promise<ResourceServerRecord[]> {
       return db.select().from(resourceServers).orderBy(asc(resourceServers.createdAt)).all();
@@ -181,6 +202,7 @@ function resourceServerStore(db: Db): ResourceServerStore {
         .set({ disabledAt: at })
         .where(and(eq(resourceServers.clientId, clientId), isNull(resourceServers.disabledAt)))
         .run();
+      cache.delete(clientId);
       return result.changes === 1;
     },
   };

@@ -9,6 +9,7 @@ import type {
   SigningKeyStore,
   StoredSigningKey,
 } from '../server/protocol/ports.ts';
+import { createReadCaches, type ReadCaches } from './read-cache.ts';
 import { auditEvents, clients, grants, signingKeys } from './schema.ts';
 import type { Db } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
@@ -23,10 +24,11 @@ export interface Stores extends TokenStores {
 }
 
 export function createSqliteStores(db: Db): Stores {
+  const caches = createReadCaches(db);
   return {
     signingKeys: signingKeyStore(db),
-    clients: clientStore(db),
-    ...createTokenStores(db),
+    clients: clientStore(db, caches),
+    ...createTokenStores(db, caches),
     authorization: createAuthorizationStores(db),
     health: {
       async ping() {
@@ -95,7 +97,7 @@ function writeAudit(tx: Tx | Db, event: AuditEvent): void {
 
 const CLIENT_CACHE_SIZE = 10_000;
 
-function clientStore(db: Db): ClientStore {
+function clientStore(db: Db, caches: ReadCaches): ClientStore {
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
   // Prepared once: every token request looks its client up.
   const findLive = db
@@ -103,10 +105,8 @@ function clientStore(db: Db): ClientStore {
     .from(clients)
     .where(and(eq(clients.clientId, sql.placeholder('clientId')), isNull(clients.deletedAt)))
     .prepare();
-  // Every token and introspection request reads its client. Clients change only through this store
-  // (RFC 7592 update and delete), which drops the entry in the same call, so the cache is never stale
-  // within the one process that owns the database.
-  const cache = new Map<string, ClientRecord>();
+  // Every token and introspection request reads its client (read-cache.ts).
+  const cache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE);
   return {
     async insert(record, event) {
       db.transaction((tx) => {
@@ -137,7 +137,6 @@ function clientStore(db: Db): ClientStore {
         issuedAt: row.issuedAt,
         updatedAt: row.updatedAt,
       };
-      if (cache.size >= CLIENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
       cache.set(clientId, record);
       return record;
     },

@@ -24,7 +24,7 @@ export function errorBody(error: OAuthError): { error: OAuthErrorCode; error_des
 export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
   c.set('errorCode', error.code);
   if (error.detail) c.set('errorDetail', error.detail);
-  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+  const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
   if (error.status === 401 || error.challenge) {
     const scheme = error.challenge ?? 'mTLS';
     const description = sanitizeDescription(error.description);
@@ -63,6 +63,6 @@ export function handleError(err: unknown, c: Context<AppEnv>): Response {
   if (err instanceof HTTPException && err.status === 400) {
     return errorResponse(c, new OAuthError('invalid_request', 'the request body could not be parsed'));
   }
-  c.var.logger?.error({ err }, 'unexpected error');
+  c.get('logger')?.error({ err }, 'unexpected error');
   return errorResponse(c, new OAuthError('server_error', 'The server could not complete the request.'));
 }

@@ -36,17 +36,30 @@ export function mountFormRoute(app: OpenAPIHono<AppEnv>, route: RouteConfig, han
   app.on(route.method.toUpperCase(), route.path, handler);
 }
 
-/** Checks the body before the route's validator sees it, and marks every answer uncacheable. */
+/** Refuses a body that is not a form, or repeats a parameter, before anything else runs. */
 export const formEndpoint: MiddlewareHandler<AppEnv> = async (c, next) => {
-  let refused: OAuthError | undefined;
   if (c.req.method === 'POST') {
-    await readForm(c).catch((err: unknown) => {
+    try {
+      await readForm(c);
+    } catch (err) {
       if (!(err instanceof OAuthError)) throw err;
-      refused = err;
-    });
+      return errorResponse(c, err);
+    }
   }
-  if (refused) c.res = errorResponse(c, refused);
-  else await next();
-  c.res.headers.set('Cache-Control', 'no-store');
-  c.res.headers.set('Pragma', 'no-cache');
+  await next();
 };
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+/**
+ * The answer of a form endpoint: never cached (RFC 6749 §5.1, RFC 7662 §2.2); error answers get
+ * the same headers from errors.ts. The headers are one plain object so that the Node adapter writes
+ * them as they are, without building a Headers object for each response.
+ */
+export function noStoreJson(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...NO_STORE } });
+}
+
+export function noStoreEmpty(status = 200): Response {
+  return new Response(null, { status, headers: NO_STORE });
+}

@@ -15,9 +15,9 @@ export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
     };
-    if (c.var.clientId) line.client_id = c.var.clientId;
-    if (c.var.errorCode) line.error = c.var.errorCode;
-    if (c.var.errorDetail) line.error_detail = c.var.errorDetail;
+    if (c.get('clientId')) line.client_id = c.get('clientId');
+    if (c.get('errorCode')) line.error = c.get('errorCode');
+    if (c.get('errorDetail')) line.error_detail = c.get('errorDetail');
     logger.info(line, 'request');
   };
 }

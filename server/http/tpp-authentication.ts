@@ -61,7 +61,7 @@ export function tppAuthentication(deps: TppAuthenticationDeps): MiddlewareHandle
         tlsCertificate: tlsCertificate(socket),
         trustedProxies: deps.trustedProxies,
         onIgnoredHeader: (event) =>
-          c.var.logger.warn(event, 'Client-Cert header from a peer that is not a trusted proxy: ignored'),
+          c.get('logger').warn(event, 'Client-Cert header from a peer that is not a trusted proxy: ignored'),
       });
       const identity = await deps.verifier.verify(resolved.leaf, resolved.intermediates);
       if (socket && resolved.source === 'tls') identities.set(socket, { identity, until: now + REVERIFY_AFTER_MS });

@@ -22,7 +22,7 @@ export function mountHealth(app: OpenAPIHono<AppEnv>, probe: HealthProbe): void 
       await probe.ping();
       return c.json({ status: 'ok' as const }, 200);
     } catch (err) {
-      c.var.logger.error({ err }, 'database health check failed');
+      c.get('logger').error({ err }, 'database health check failed');
       return c.json({ status: 'unavailable' as const }, 503);
     }
   });

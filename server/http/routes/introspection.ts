@@ -4,7 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authenticateResourceServer, type IntrospectionDeps, introspect } from '../../protocol/introspection.ts';
 import type { ResourceServerStore } from '../../protocol/ports.ts';
 import type { AppEnv } from '../env.ts';
-import { formEndpoint, mountFormRoute, readForm } from '../form.ts';
+import { formEndpoint, mountFormRoute, noStoreJson, readForm } from '../form.ts';
 import { errorResponses } from '../schemas.ts';
 
 const IntrospectionRequest = z
@@ -82,24 +82,21 @@ export const introspectionRoute = createRoute({
 export function basicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
   const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? '');
   if (!match?.[1]) return undefined;
-  let decoded: string;
-  try {
-    decoded = new TextDecoder().decode(Uint8Array.from(atob(match[1]), (ch) => ch.charCodeAt(0)));
-  } catch {
-    return undefined;
-  }
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  const formDecode = (s: string) => {
-    try {
-      return decodeURIComponent(s.replace(/\+/g, ' '));
-    } catch {
-      return undefined;
-    }
-  };
   const clientId = formDecode(decoded.slice(0, colon));
   const secret = formDecode(decoded.slice(colon + 1));
   return clientId && secret ? { clientId, secret } : undefined;
+}
+
+function formDecode(s: string): string | undefined {
+  if (!/[%+]/.test(s)) return s;
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
 }
 
 export function mountIntrospection(
@@ -119,6 +116,6 @@ export function mountIntrospection(
     );
     c.set('clientId', server.clientId);
     const params = await readForm(c);
-    return c.json(await introspect(deps, params.token), 200);
+    return noStoreJson(await introspect(deps, params.token));
   });
 }

@@ -73,10 +73,10 @@ export function mountPar(
   app.on('POST', '/par', deps.authenticate, formEndpoint);
   app.openapi(parRoute, async (c) => {
     const body = c.req.valid('form');
-    const client = await authenticateClient(deps.clients, c.var.tpp, body.client_id);
+    const client = await authenticateClient(deps.clients, c.get('tpp'), body.client_id);
     c.set('clientId', client.clientId);
     const pushed = await pushAuthorizationRequest(deps, client.clientId, body, Date.now(), deps.expiresInSeconds);
-    return c.json(pushed, 201, { 'Cache-Control': 'no-store' });
+    return c.json(pushed, 201, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });
   app.openapi(parMethodRoute, (c) => {
     c.header('Allow', 'POST');

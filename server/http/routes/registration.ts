@@ -253,7 +253,7 @@ export function mountRegistration(
   app.openapi(
     registerRoute,
     async (c) => {
-      const info = await registerClient(deps, c.var.tpp, c.req.valid('json'), clientUri);
+      const info = await registerClient(deps, c.get('tpp'), c.req.valid('json'), clientUri);
       c.set('clientId', info.client_id);
       return c.json(respond(info), 201, noStore);
     },
@@ -264,7 +264,7 @@ export function mountRegistration(
     const { client_id } = c.req.valid('param');
     const info = await readClient(
       deps,
-      c.var.tpp,
+      c.get('tpp'),
       client_id,
       bearerToken(c.req.header('authorization')),
       clientUri(client_id),
@@ -278,7 +278,7 @@ export function mountRegistration(
     async (c) => {
       const { client_id } = c.req.valid('param');
       const token = bearerToken(c.req.header('authorization'));
-      const info = await updateClient(deps, c.var.tpp, client_id, token, c.req.valid('json'), clientUri(client_id));
+      const info = await updateClient(deps, c.get('tpp'), client_id, token, c.req.valid('json'), clientUri(client_id));
       c.set('clientId', client_id);
       return c.json(respond(info), 200, noStore);
     },
@@ -287,7 +287,7 @@ export function mountRegistration(
 
   app.openapi(deleteClientRoute, async (c) => {
     const { client_id } = c.req.valid('param');
-    await deleteClient(deps, c.var.tpp, client_id, bearerToken(c.req.header('authorization')));
+    await deleteClient(deps, c.get('tpp'), client_id, bearerToken(c.req.header('authorization')));
     c.set('clientId', client_id);
     return c.body(null, 204);
   });

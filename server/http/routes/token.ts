@@ -6,7 +6,7 @@ import { authenticateClient } from '../../protocol/client-authentication.ts';
 import { type RevocationDeps, revokeToken } from '../../protocol/revocation.ts';
 import { type TokenDeps, tokenRequest } from '../../protocol/token/index.ts';
 import type { AppEnv } from '../env.ts';
-import { formEndpoint, mountFormRoute, readForm } from '../form.ts';
+import { formEndpoint, mountFormRoute, noStoreEmpty, noStoreJson, readForm } from '../form.ts';
 import { errorResponses } from '../schemas.ts';
 
 const TokenRequest = z
@@ -130,15 +130,14 @@ export function mountToken(
   mountFormRoute(app, tokenRoute, async (c) => {
     const params = await readForm(c);
     if (params.client_id) c.set('clientId', params.client_id);
-    const response = await tokenRequest(deps, c.var.tpp, params);
-    return c.json(response, 200);
+    return noStoreJson(await tokenRequest(deps, c.get('tpp'), params));
   });
 
   mountFormRoute(app, revocationRoute, async (c) => {
     const params = await readForm(c);
-    const client = await authenticateClient(deps.clients, c.var.tpp, params.client_id);
+    const client = await authenticateClient(deps.clients, c.get('tpp'), params.client_id);
     c.set('clientId', client.clientId);
     await revokeToken(deps, client, params.token);
-    return c.body(null, 200);
+    return noStoreEmpty();
   });
 }
