@@ -220,6 +220,8 @@ function targetsTable(samples: Sample[]): string {
     const m = median(ratios);
     return `| ${label} | ≥ ${goal} | ${ratioText(ratios)} | ${m >= goal ? 'met' : 'missed'} |`;
   };
+  const reference = (label: string, ratios: number[]) =>
+    `| ${label} | | ${ratios.length ? ratioText(ratios) : 'not measured'} | |`;
   return [
     '| target | goal | measured (median of pairs, range) | |',
     '|---|---:|---:|---|',
@@ -229,6 +231,10 @@ function targetsTable(samples: Sample[]): string {
       2,
     ),
     check('client_credentials ÷ bare Hono ceiling', pairRatios(cc, measurementsOf(samples, 'ceiling', 'Hono')), 0.45),
+    reference(
+      'for reference: bare Hono signing the same token ÷ bare Hono ceiling',
+      pairRatios(measurementsOf(samples, 'client_credentials', 'Hono'), measurementsOf(samples, 'ceiling', 'Hono')),
+    ),
     check(
       'introspection ÷ oidc-provider (opaque)',
       pairRatios(

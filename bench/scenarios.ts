@@ -218,10 +218,15 @@ function oidc(resource: string): Partial<Record<ScenarioName, Setup>> {
 }
 
 const ceiling: Setup = async (ctx) => () => send(ctx.tpp, 'GET', '/');
+// The bare Hono app's POST /token: the same form, a token of the same size, nothing checked.
+const signingFloor: Setup = async (ctx) => {
+  const form = { grant_type: 'client_credentials', client_id: 'x'.repeat(24), scope: 'pisp' };
+  return () => send(ctx.tpp, 'POST', '/token', { form });
+};
 
 export const SETUPS: Record<Variant, Partial<Record<ScenarioName, Setup>>> = {
   'node:https': { ceiling },
-  Hono: { ceiling },
+  Hono: { ceiling, client_credentials: signingFloor },
   'psd2-oauth': psd2,
   'oidc-provider JWT': oidc(OIDC_RESOURCES.jwt),
   // node-oidc-provider does not store JWT access tokens, so it cannot introspect them: the
