@@ -13,6 +13,7 @@ import type {
   PsuStore,
   PushedRequestStore,
 } from '../server/protocol/ports.ts';
+import type { Commit } from './group-commit.ts';
 import {
   accounts,
   authenticationEvents,
@@ -26,29 +27,31 @@ import {
 } from './schema.ts';
 import type { Db } from './sqlite.ts';
 
-export function createAuthorizationStores(db: Db): AuthorizationStores {
-  const psuStore = sqlitePsuStore(db);
+export function createAuthorizationStores(db: Db, commit: Commit): AuthorizationStores {
+  const psuStore = sqlitePsuStore(db, commit);
   return {
     psus: psuStore,
     accounts: { accountsOf: (psuId) => psuStore.listAccounts(psuId) },
-    sessions: sessionStore(db),
+    sessions: sessionStore(db, commit),
     events: {
-      async record(event) {
-        db.insert(authenticationEvents)
-          .values({
-            id: globalThis.crypto.randomUUID(),
-            sessionId: event.sessionId,
-            occurredAt: event.occurredAt,
-            event: event.event,
-            psuId: event.psuId ?? null,
-            clientId: event.clientId ?? null,
-            detail: event.detail ? JSON.stringify(event.detail) : null,
-          })
-          .run();
+      record(event) {
+        return commit(() => {
+          db.insert(authenticationEvents)
+            .values({
+              id: globalThis.crypto.randomUUID(),
+              sessionId: event.sessionId,
+              occurredAt: event.occurredAt,
+              event: event.event,
+              psuId: event.psuId ?? null,
+              clientId: event.clientId ?? null,
+              detail: event.detail ? JSON.stringify(event.detail) : null,
+            })
+            .run();
+        });
       },
     },
-    pushedRequests: pushedRequestStore(db),
-    consents: consentStore(db),
+    pushedRequests: pushedRequestStore(db, commit),
+    consents: consentStore(db, commit),
   };
 }
 
@@ -78,31 +81,33 @@ const toAccount = (row: AccountRow): PsuAccount => ({
   currency: row.currency,
 });
 
-function sqlitePsuStore(db: Db): PsuStore {
+function sqlitePsuStore(db: Db, commit: Commit): PsuStore {
   return {
-    async insert(psu, accountList = []) {
-      db.transaction((tx) => {
-        tx.insert(psus)
-          .values({
-            psuId: psu.psuId,
-            username: psu.username,
-            displayName: psu.displayName,
-            passwordHash: psu.passwordHash,
-            totpSecret: psu.totpSecret,
-            status: psu.status,
-            sandbox: psu.sandbox ? 1 : 0,
-            failedAttempts: psu.failedAttempts,
-            lockedUntil: psu.lockedUntil,
-            lastTotpStep: psu.lastTotpStep,
-            createdAt: psu.createdAt,
-          })
-          .run();
-        // Listed in the order given.
-        for (const [index, account] of accountList.entries()) {
-          tx.insert(accounts)
-            .values({ ...account, createdAt: psu.createdAt + index })
+    insert(psu, accountList = []) {
+      return commit(() => {
+        db.transaction((tx) => {
+          tx.insert(psus)
+            .values({
+              psuId: psu.psuId,
+              username: psu.username,
+              displayName: psu.displayName,
+              passwordHash: psu.passwordHash,
+              totpSecret: psu.totpSecret,
+              status: psu.status,
+              sandbox: psu.sandbox ? 1 : 0,
+              failedAttempts: psu.failedAttempts,
+              lockedUntil: psu.lockedUntil,
+              lastTotpStep: psu.lastTotpStep,
+              createdAt: psu.createdAt,
+            })
             .run();
-        }
+          // Listed in the order given.
+          for (const [index, account] of accountList.entries()) {
+            tx.insert(accounts)
+              .values({ ...account, createdAt: psu.createdAt + index })
+              .run();
+          }
+        });
       });
     },
     async find(psuId) {
@@ -117,45 +122,57 @@ function sqlitePsuStore(db: Db): PsuStore {
       const where = filter.sandbox === undefined ? undefined : eq(psus.sandbox, filter.sandbox ? 1 : 0);
       return db.select().from(psus).where(where).orderBy(asc(psus.createdAt), asc(psus.username)).all().map(toPsu);
     },
-    async setStatus(psuId, status) {
-      return db.update(psus).set({ status }).where(eq(psus.psuId, psuId)).run().changes === 1;
+    setStatus(psuId, status) {
+      return commit(() => {
+        return db.update(psus).set({ status }).where(eq(psus.psuId, psuId)).run().changes === 1;
+      });
     },
-    async resetTotp(psuId, totpSecret) {
-      const result = db
-        .update(psus)
-        .set({ totpSecret, lastTotpStep: null, failedAttempts: 0, lockedUntil: null })
-        .where(eq(psus.psuId, psuId))
-        .run();
-      return result.changes === 1;
+    resetTotp(psuId, totpSecret) {
+      return commit(() => {
+        const result = db
+          .update(psus)
+          .set({ totpSecret, lastTotpStep: null, failedAttempts: 0, lockedUntil: null })
+          .where(eq(psus.psuId, psuId))
+          .run();
+        return result.changes === 1;
+      });
     },
-    async recordFailure(psuId, now, policy) {
-      // One statement: a block that has run out restarts the count at 1; reaching the limit blocks.
-      const expired = sql`(${psus.lockedUntil} is not null and ${psus.lockedUntil} <= ${now})`;
-      const next = sql`(case when ${expired} then 1 else ${psus.failedAttempts} + 1 end)`;
-      const row = db
-        .update(psus)
-        .set({
-          failedAttempts: next,
-          lockedUntil: sql`(case when ${next} >= ${policy.maxAttempts} then ${now + policy.lockMs} when ${expired} then null else ${psus.lockedUntil} end)`,
-        })
-        .where(eq(psus.psuId, psuId))
-        .returning({ failedAttempts: psus.failedAttempts, lockedUntil: psus.lockedUntil })
-        .get();
-      return row ?? { failedAttempts: 0, lockedUntil: null };
+    recordFailure(psuId, now, policy) {
+      return commit(() => {
+        // One statement: a block that has run out restarts the count at 1; reaching the limit blocks.
+        const expired = sql`(${psus.lockedUntil} is not null and ${psus.lockedUntil} <= ${now})`;
+        const next = sql`(case when ${expired} then 1 else ${psus.failedAttempts} + 1 end)`;
+        const row = db
+          .update(psus)
+          .set({
+            failedAttempts: next,
+            lockedUntil: sql`(case when ${next} >= ${policy.maxAttempts} then ${now + policy.lockMs} when ${expired} then null else ${psus.lockedUntil} end)`,
+          })
+          .where(eq(psus.psuId, psuId))
+          .returning({ failedAttempts: psus.failedAttempts, lockedUntil: psus.lockedUntil })
+          .get();
+        return row ?? { failedAttempts: 0, lockedUntil: null };
+      });
     },
-    async recordSuccess(psuId) {
-      db.update(psus).set({ failedAttempts: 0, lockedUntil: null }).where(eq(psus.psuId, psuId)).run();
+    recordSuccess(psuId) {
+      return commit(() => {
+        db.update(psus).set({ failedAttempts: 0, lockedUntil: null }).where(eq(psus.psuId, psuId)).run();
+      });
     },
-    async acceptTotpStep(psuId, step) {
-      const result = db
-        .update(psus)
-        .set({ lastTotpStep: step })
-        .where(and(eq(psus.psuId, psuId), or(isNull(psus.lastTotpStep), lt(psus.lastTotpStep, step))))
-        .run();
-      return result.changes === 1;
+    acceptTotpStep(psuId, step) {
+      return commit(() => {
+        const result = db
+          .update(psus)
+          .set({ lastTotpStep: step })
+          .where(and(eq(psus.psuId, psuId), or(isNull(psus.lastTotpStep), lt(psus.lastTotpStep, step))))
+          .run();
+        return result.changes === 1;
+      });
     },
-    async addAccount(account) {
-      db.insert(accounts).values(account).run();
+    addAccount(account) {
+      return commit(() => {
+        db.insert(accounts).values(account).run();
+      });
     },
     async listAccounts(psuId) {
       const where = psuId === undefined ? undefined : eq(accounts.psuId, psuId);
@@ -170,23 +187,25 @@ function sqlitePsuStore(db: Db): PsuStore {
   };
 }
 
-function sessionStore(db: Db): PsuSessionStore {
+function sessionStore(db: Db, commit: Commit): PsuSessionStore {
   return {
-    async create(sessionDigest, session) {
-      db.insert(psuSessions)
-        .values({
-          sessionDigest,
-          sessionId: session.sessionId,
-          authorizationRequest: JSON.stringify(session.request),
-          psuId: session.psuId,
-          stage: session.stage,
-          csrfToken: session.csrfToken,
-          authenticatedAt: session.authenticatedAt,
-          lastSeenAt: session.lastSeenAt,
-          expiresAt: session.expiresAt,
-          createdAt: session.createdAt,
-        })
-        .run();
+    create(sessionDigest, session) {
+      return commit(() => {
+        db.insert(psuSessions)
+          .values({
+            sessionDigest,
+            sessionId: session.sessionId,
+            authorizationRequest: JSON.stringify(session.request),
+            psuId: session.psuId,
+            stage: session.stage,
+            csrfToken: session.csrfToken,
+            authenticatedAt: session.authenticatedAt,
+            lastSeenAt: session.lastSeenAt,
+            expiresAt: session.expiresAt,
+            createdAt: session.createdAt,
+          })
+          .run();
+      });
     },
     async find(sessionDigest) {
       const row = db.select().from(psuSessions).where(eq(psuSessions.sessionDigest, sessionDigest)).get();
@@ -203,65 +222,73 @@ function sessionStore(db: Db): PsuSessionStore {
         createdAt: row.createdAt,
       };
     },
-    async advance(sessionDigest, fromStage, changes) {
-      const result = db
-        .update(psuSessions)
-        .set(changes)
-        .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
-        .run();
-      return result.changes === 1;
+    advance(sessionDigest, fromStage, changes) {
+      return commit(() => {
+        const result = db
+          .update(psuSessions)
+          .set(changes)
+          .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
+          .run();
+        return result.changes === 1;
+      });
     },
   };
 }
 
-function pushedRequestStore(db: Db): PushedRequestStore {
+function pushedRequestStore(db: Db, commit: Commit): PushedRequestStore {
   return {
-    async insert(requestUriDigest, request, createdAt, expiresAt) {
-      db.insert(pushedRequests)
-        .values({
-          requestUriDigest,
-          clientId: request.clientId,
-          parameters: JSON.stringify(request),
-          createdAt,
-          expiresAt,
-        })
-        .run();
+    insert(requestUriDigest, request, createdAt, expiresAt) {
+      return commit(() => {
+        db.insert(pushedRequests)
+          .values({
+            requestUriDigest,
+            clientId: request.clientId,
+            parameters: JSON.stringify(request),
+            createdAt,
+            expiresAt,
+          })
+          .run();
+      });
     },
-    async consume(requestUriDigest, clientId, now) {
-      const row = db
-        .update(pushedRequests)
-        .set({ consumedAt: now })
-        .where(
-          and(
-            eq(pushedRequests.requestUriDigest, requestUriDigest),
-            eq(pushedRequests.clientId, clientId),
-            isNull(pushedRequests.consumedAt),
-            gt(pushedRequests.expiresAt, now),
-          ),
-        )
-        .returning({ parameters: pushedRequests.parameters })
-        .get();
-      return row ? (JSON.parse(row.parameters) as AuthorizationRequest) : undefined;
+    consume(requestUriDigest, clientId, now) {
+      return commit(() => {
+        const row = db
+          .update(pushedRequests)
+          .set({ consumedAt: now })
+          .where(
+            and(
+              eq(pushedRequests.requestUriDigest, requestUriDigest),
+              eq(pushedRequests.clientId, clientId),
+              isNull(pushedRequests.consumedAt),
+              gt(pushedRequests.expiresAt, now),
+            ),
+          )
+          .returning({ parameters: pushedRequests.parameters })
+          .get();
+        return row ? (JSON.parse(row.parameters) as AuthorizationRequest) : undefined;
+      });
     },
   };
 }
 
-function consentStore(db: Db): ConsentStore {
+function consentStore(db: Db, commit: Commit): ConsentStore {
   return {
-    async grant(consent, code, sca) {
-      db.transaction((tx) => {
-        tx.insert(consents)
-          .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
-          .run();
-        tx.insert(authorizationCodes)
-          .values({ ...code, consumedAt: null, grantId: null })
-          .run();
-        if (sca) {
-          tx.insert(scaRecords)
-            .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
-            .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
+    grant(consent, code, sca) {
+      return commit(() => {
+        db.transaction((tx) => {
+          tx.insert(consents)
+            .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
             .run();
-        }
+          tx.insert(authorizationCodes)
+            .values({ ...code, consumedAt: null, grantId: null })
+            .run();
+          if (sca) {
+            tx.insert(scaRecords)
+              .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
+              .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
+              .run();
+          }
+        });
       });
     },
     async list(filter) {
@@ -277,19 +304,21 @@ function consentStore(db: Db): ConsentStore {
         .all();
       return rows.map((row) => ({ ...row, accountIds: JSON.parse(row.accountIds) as string[] }));
     },
-    async revoke(consentId, at, by) {
-      return db.transaction((tx) => {
-        const withdrawn = tx
-          .update(consents)
-          .set({ revokedAt: at, revokedBy: by })
-          .where(and(eq(consents.consentId, consentId), isNull(consents.revokedAt)))
-          .run();
-        if (withdrawn.changes !== 1) return false;
-        tx.update(grants)
-          .set({ revokedAt: at, revokedReason: 'consent_revoked' })
-          .where(and(eq(grants.consentId, consentId), isNull(grants.revokedAt)))
-          .run();
-        return true;
+    revoke(consentId, at, by) {
+      return commit(() => {
+        return db.transaction((tx) => {
+          const withdrawn = tx
+            .update(consents)
+            .set({ revokedAt: at, revokedBy: by })
+            .where(and(eq(consents.consentId, consentId), isNull(consents.revokedAt)))
+            .run();
+          if (withdrawn.changes !== 1) return false;
+          tx.update(grants)
+            .set({ revokedAt: at, revokedReason: 'consent_revoked' })
+            .where(and(eq(grants.consentId, consentId), isNull(grants.revokedAt)))
+            .run();
+          return true;
+        });
       });
     },
   };

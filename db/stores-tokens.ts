@@ -13,6 +13,7 @@ import type {
   ResourceServerStore,
   RevokedAccessTokenStore,
 } from '../server/protocol/ports.ts';
+import type { Commit } from './group-commit.ts';
 import type { ReadCaches } from './read-cache.ts';
 import {
   authorizationCodes,
@@ -33,13 +34,13 @@ export interface TokenStores {
   purge: PurgeStore;
 }
 
-export function createTokenStores(db: Db, caches: ReadCaches): TokenStores {
+export function createTokenStores(db: Db, caches: ReadCaches, commit: Commit): TokenStores {
   return {
-    authorizationCodes: authorizationCodeStore(db),
-    grants: grantStore(db),
-    revokedAccessTokens: revokedAccessTokenStore(db, caches),
-    resourceServers: resourceServerStore(db, caches),
-    purge: purgeStore(db),
+    authorizationCodes: authorizationCodeStore(db, commit),
+    grants: grantStore(db, commit),
+    revokedAccessTokens: revokedAccessTokenStore(db, caches, commit),
+    resourceServers: resourceServerStore(db, caches, commit),
+    purge: purgeStore(db, commit),
   };
 }
 
@@ -64,7 +65,7 @@ function consentRecord(row: typeof consents.$inferSelect | null | undefined): Co
   };
 }
 
-function authorizationCodeStore(db: Db): AuthorizationCodeStore {
+function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore {
   return {
     async find(codeDigest) {
       const row = db
@@ -79,29 +80,31 @@ function authorizationCodeStore(db: Db): AuthorizationCodeStore {
         consent: consentRecord(row.consents),
       };
     },
-    async redeem(codeDigest, grant, at) {
-      return db.transaction((tx) => {
-        const consumed = tx
-          .update(authorizationCodes)
-          .set({ consumedAt: at, grantId: grant.grantId })
-          .where(
-            and(
-              eq(authorizationCodes.codeDigest, codeDigest),
-              isNull(authorizationCodes.consumedAt),
-              // An expired code is never consumed, even if it was valid when it was read.
-              gt(authorizationCodes.expiresAt, at),
-            ),
-          )
-          .run();
-        if (consumed.changes !== 1) return false;
-        tx.insert(grants).values(grant).run();
-        return true;
+    redeem(codeDigest, grant, at) {
+      return commit(() => {
+        return db.transaction((tx) => {
+          const consumed = tx
+            .update(authorizationCodes)
+            .set({ consumedAt: at, grantId: grant.grantId })
+            .where(
+              and(
+                eq(authorizationCodes.codeDigest, codeDigest),
+                isNull(authorizationCodes.consumedAt),
+                // An expired code is never consumed, even if it was valid when it was read.
+                gt(authorizationCodes.expiresAt, at),
+              ),
+            )
+            .run();
+          if (consumed.changes !== 1) return false;
+          tx.insert(grants).values(grant).run();
+          return true;
+        });
       });
     },
   };
 }
 
-function grantStore(db: Db): GrantStore {
+function grantStore(db: Db, commit: Commit): GrantStore {
   // Prepared once: refresh and introspection look the grant up on every call.
   const findGrant = db
     .select()
@@ -115,28 +118,32 @@ function grantStore(db: Db): GrantStore {
       if (!row) return undefined;
       return { grant: row.grants satisfies GrantRecord, consent: consentRecord(row.consents) };
     },
-    async rotateRefreshToken(grantId, presented, next) {
-      const live = and(eq(grants.grantId, grantId), isNull(grants.revokedAt));
-      const fromCurrent = db
-        .update(grants)
-        .set({ refreshTokenDigest: next, previousRefreshTokenDigest: presented })
-        .where(and(live, eq(grants.refreshTokenDigest, presented)))
-        .run();
-      if (fromCurrent.changes === 1) return true;
-      const fromPrevious = db
-        .update(grants)
-        .set({ refreshTokenDigest: next, previousRefreshTokenDigest: null })
-        .where(and(live, eq(grants.previousRefreshTokenDigest, presented)))
-        .run();
-      return fromPrevious.changes === 1;
+    rotateRefreshToken(grantId, presented, next) {
+      return commit(() => {
+        const live = and(eq(grants.grantId, grantId), isNull(grants.revokedAt));
+        const fromCurrent = db
+          .update(grants)
+          .set({ refreshTokenDigest: next, previousRefreshTokenDigest: presented })
+          .where(and(live, eq(grants.refreshTokenDigest, presented)))
+          .run();
+        if (fromCurrent.changes === 1) return true;
+        const fromPrevious = db
+          .update(grants)
+          .set({ refreshTokenDigest: next, previousRefreshTokenDigest: null })
+          .where(and(live, eq(grants.previousRefreshTokenDigest, presented)))
+          .run();
+        return fromPrevious.changes === 1;
+      });
     },
-    async revoke(grantId, reason, at) {
-      const result = db
-        .update(grants)
-        .set({ revokedAt: at, revokedReason: reason })
-        .where(and(eq(grants.grantId, grantId), isNull(grants.revokedAt)))
-        .run();
-      return result.changes === 1;
+    revoke(grantId, reason, at) {
+      return commit(() => {
+        const result = db
+          .update(grants)
+          .set({ revokedAt: at, revokedReason: reason })
+          .where(and(eq(grants.grantId, grantId), isNull(grants.revokedAt)))
+          .run();
+        return result.changes === 1;
+      });
     },
   };
 }
@@ -145,7 +152,7 @@ function grantStore(db: Db): GrantStore {
 // revoked" included, and revoke() records its answer in the same call (read-cache.ts).
 const REVOKED_CACHE_SIZE = 100_000;
 
-function revokedAccessTokenStore(db: Db, caches: ReadCaches): RevokedAccessTokenStore {
+function revokedAccessTokenStore(db: Db, caches: ReadCaches, commit: Commit): RevokedAccessTokenStore {
   const cache = caches.create<boolean>(REVOKED_CACHE_SIZE);
   const findRevoked = db
     .select({ jti: revokedAccessTokens.jti })
@@ -153,12 +160,14 @@ function revokedAccessTokenStore(db: Db, caches: ReadCaches): RevokedAccessToken
     .where(eq(revokedAccessTokens.jti, sql.placeholder('jti')))
     .prepare();
   return {
-    async revoke(token, at) {
-      db.insert(revokedAccessTokens)
-        .values({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt, revokedAt: at })
-        .onConflictDoNothing()
-        .run();
-      cache.set(token.jti, true);
+    revoke(token, at) {
+      return commit(() => {
+        db.insert(revokedAccessTokens)
+          .values({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt, revokedAt: at })
+          .onConflictDoNothing()
+          .run();
+        cache.set(token.jti, true);
+      });
     },
     async isRevoked(jti) {
       let revoked = cache.get(jti);
@@ -171,7 +180,7 @@ function revokedAccessTokenStore(db: Db, caches: ReadCaches): RevokedAccessToken
   };
 }
 
-function resourceServerStore(db: Db, caches: ReadCaches): ResourceServerStore {
+function resourceServerStore(db: Db, caches: ReadCaches, commit: Commit): ResourceServerStore {
   // Every introspection authenticates its caller; resource servers change through the CLI, that is
   // from another process, which the cache notices (read-cache.ts).
   const cache = caches.create<ResourceServerRecord | null>(1_000);
@@ -181,9 +190,11 @@ function resourceServerStore(db: Db, caches: ReadCaches): ResourceServerStore {
     .where(and(eq(resourceServers.clientId, sql.placeholder('clientId')), isNull(resourceServers.disabledAt)))
     .prepare();
   return {
-    async insert(record) {
-      db.insert(resourceServers).values(record).run();
-      cache.delete(record.clientId);
+    insert(record) {
+      return commit(() => {
+        db.insert(resourceServers).values(record).run();
+        cache.delete(record.clientId);
+      });
     },
     async find(clientId) {
       let found = cache.get(clientId);
@@ -196,32 +207,37 @@ function resourceServerStore(db: Db, caches: ReadCaches): ResourceServerStore {
     async list(): Promise<ResourceServerRecord[]> {
       return db.select().from(resourceServers).orderBy(asc(resourceServers.createdAt)).all();
     },
-    async disable(clientId, at) {
-      const result = db
-        .update(resourceServers)
-        .set({ disabledAt: at })
-        .where(and(eq(resourceServers.clientId, clientId), isNull(resourceServers.disabledAt)))
-        .run();
-      cache.delete(clientId);
-      return result.changes === 1;
+    disable(clientId, at) {
+      return commit(() => {
+        const result = db
+          .update(resourceServers)
+          .set({ disabledAt: at })
+          .where(and(eq(resourceServers.clientId, clientId), isNull(resourceServers.disabledAt)))
+          .run();
+        cache.delete(clientId);
+        return result.changes === 1;
+      });
     },
   };
 }
 
-function purgeStore(db: Db): PurgeStore {
+function purgeStore(db: Db, commit: Commit): PurgeStore {
   return {
-    async purge(now, retentionMs) {
-      const cutoff = now - retentionMs;
-      return db.transaction((tx) => ({
-        authorizationCodes: tx.delete(authorizationCodes).where(lt(authorizationCodes.expiresAt, now)).run().changes,
-        revokedAccessTokens: tx.delete(revokedAccessTokens).where(lt(revokedAccessTokens.expiresAt, now)).run().changes,
-        grants: tx
-          .delete(grants)
-          .where(or(lt(grants.expiresAt, cutoff), and(isNotNull(grants.revokedAt), lt(grants.revokedAt, cutoff))))
-          .run().changes,
-        pushedRequests: tx.delete(pushedRequests).where(lt(pushedRequests.expiresAt, now)).run().changes,
-        psuSessions: tx.delete(psuSessions).where(lt(psuSessions.expiresAt, now)).run().changes,
-      }));
+    purge(now, retentionMs) {
+      return commit(() => {
+        const cutoff = now - retentionMs;
+        return db.transaction((tx) => ({
+          authorizationCodes: tx.delete(authorizationCodes).where(lt(authorizationCodes.expiresAt, now)).run().changes,
+          revokedAccessTokens: tx.delete(revokedAccessTokens).where(lt(revokedAccessTokens.expiresAt, now)).run()
+            .changes,
+          grants: tx
+            .delete(grants)
+            .where(or(lt(grants.expiresAt, cutoff), and(isNotNull(grants.revokedAt), lt(grants.revokedAt, cutoff))))
+            .run().changes,
+          pushedRequests: tx.delete(pushedRequests).where(lt(pushedRequests.expiresAt, now)).run().changes,
+          psuSessions: tx.delete(psuSessions).where(lt(psuSessions.expiresAt, now)).run().changes,
+        }));
+      });
     },
   };
 }

@@ -9,6 +9,7 @@ import type {
   SigningKeyStore,
   StoredSigningKey,
 } from '../server/protocol/ports.ts';
+import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCaches } from './read-cache.ts';
 import { auditEvents, clients, grants, signingKeys } from './schema.ts';
 import type { Db } from './sqlite.ts';
@@ -25,11 +26,12 @@ export interface Stores extends TokenStores {
 
 export function createSqliteStores(db: Db): Stores {
   const caches = createReadCaches(db);
+  const commit = createGroupCommit(db.$client);
   return {
-    signingKeys: signingKeyStore(db),
-    clients: clientStore(db, caches),
-    ...createTokenStores(db, caches),
-    authorization: createAuthorizationStores(db),
+    signingKeys: signingKeyStore(db, commit),
+    clients: clientStore(db, caches, commit),
+    ...createTokenStores(db, caches, commit),
+    authorization: createAuthorizationStores(db, commit),
     health: {
       async ping() {
         db.get(sql`select 1`);
@@ -38,7 +40,7 @@ export function createSqliteStores(db: Db): Stores {
   };
 }
 
-function signingKeyStore(db: Db): SigningKeyStore {
+function signingKeyStore(db: Db, commit: Commit): SigningKeyStore {
   return {
     async listPublished() {
       const rows = db
@@ -58,22 +60,26 @@ function signingKeyStore(db: Db): SigningKeyStore {
         }),
       );
     },
-    async insert(key) {
-      db.insert(signingKeys)
-        .values({
-          kid: key.kid,
-          alg: key.alg,
-          publicJwk: JSON.stringify(key.publicJwk),
-          privateJwk: JSON.stringify(key.privateJwk),
-          status: key.status,
-          createdAt: key.createdAt,
-        })
-        .run();
+    insert(key) {
+      return commit(() => {
+        db.insert(signingKeys)
+          .values({
+            kid: key.kid,
+            alg: key.alg,
+            publicJwk: JSON.stringify(key.publicJwk),
+            privateJwk: JSON.stringify(key.privateJwk),
+            status: key.status,
+            createdAt: key.createdAt,
+          })
+          .run();
+      });
     },
-    async activate(kid) {
-      db.transaction((tx) => {
-        tx.update(signingKeys).set({ status: 'published' }).where(eq(signingKeys.status, 'active')).run();
-        tx.update(signingKeys).set({ status: 'active' }).where(eq(signingKeys.kid, kid)).run();
+    activate(kid) {
+      return commit(() => {
+        db.transaction((tx) => {
+          tx.update(signingKeys).set({ status: 'published' }).where(eq(signingKeys.status, 'active')).run();
+          tx.update(signingKeys).set({ status: 'active' }).where(eq(signingKeys.kid, kid)).run();
+        });
       });
     },
   };
@@ -97,7 +103,7 @@ function writeAudit(tx: Tx | Db, event: AuditEvent): void {
 
 const CLIENT_CACHE_SIZE = 10_000;
 
-function clientStore(db: Db, caches: ReadCaches): ClientStore {
+function clientStore(db: Db, caches: ReadCaches, commit: Commit): ClientStore {
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
   // Prepared once: every token request looks its client up.
   const findLive = db
@@ -108,20 +114,22 @@ function clientStore(db: Db, caches: ReadCaches): ClientStore {
   // Every token and introspection request reads its client (read-cache.ts).
   const cache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE);
   return {
-    async insert(record, event) {
-      db.transaction((tx) => {
-        tx.insert(clients)
-          .values({
-            clientId: record.clientId,
-            organizationId: record.organizationId,
-            subjectDn: record.metadata.tls_client_auth_subject_dn,
-            metadata: JSON.stringify(record.metadata),
-            registrationTokenDigest: record.registrationTokenDigest,
-            issuedAt: record.issuedAt,
-            updatedAt: record.updatedAt,
-          })
-          .run();
-        writeAudit(tx, event);
+    insert(record, event) {
+      return commit(() => {
+        db.transaction((tx) => {
+          tx.insert(clients)
+            .values({
+              clientId: record.clientId,
+              organizationId: record.organizationId,
+              subjectDn: record.metadata.tls_client_auth_subject_dn,
+              metadata: JSON.stringify(record.metadata),
+              registrationTokenDigest: record.registrationTokenDigest,
+              issuedAt: record.issuedAt,
+              updatedAt: record.updatedAt,
+            })
+            .run();
+          writeAudit(tx, event);
+        });
       });
     },
     async find(clientId) {
@@ -140,41 +148,45 @@ function clientStore(db: Db, caches: ReadCaches): ClientStore {
       cache.set(clientId, record);
       return record;
     },
-    async replace(clientId, expectedTokenDigest, changes, event) {
-      cache.delete(clientId);
-      return db.transaction((tx) => {
-        const result = tx
-          .update(clients)
-          .set({
-            metadata: JSON.stringify(changes.metadata),
-            subjectDn: changes.metadata.tls_client_auth_subject_dn,
-            registrationTokenDigest: changes.registrationTokenDigest,
-            updatedAt: changes.updatedAt,
-          })
-          .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
-          .run();
-        if (result.changes !== 1) return false;
-        writeAudit(tx, event);
-        return true;
+    replace(clientId, expectedTokenDigest, changes, event) {
+      return commit(() => {
+        cache.delete(clientId);
+        return db.transaction((tx) => {
+          const result = tx
+            .update(clients)
+            .set({
+              metadata: JSON.stringify(changes.metadata),
+              subjectDn: changes.metadata.tls_client_auth_subject_dn,
+              registrationTokenDigest: changes.registrationTokenDigest,
+              updatedAt: changes.updatedAt,
+            })
+            .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
+            .run();
+          if (result.changes !== 1) return false;
+          writeAudit(tx, event);
+          return true;
+        });
       });
     },
-    async delete(clientId, expectedTokenDigest, event) {
-      cache.delete(clientId);
-      return db.transaction((tx) => {
-        const result = tx
-          .update(clients)
-          .set({ deletedAt: event.occurredAt, registrationTokenDigest: null, updatedAt: event.occurredAt })
-          .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
-          .run();
-        if (result.changes !== 1) return false;
-        // Its refresh tokens die with it, in the same commit; introspection refuses its access
-        // tokens by the grant, and those of client_credentials by the client's deletion.
-        tx.update(grants)
-          .set({ revokedAt: event.occurredAt, revokedReason: 'client_deleted' })
-          .where(and(eq(grants.clientId, clientId), isNull(grants.revokedAt)))
-          .run();
-        writeAudit(tx, event);
-        return true;
+    delete(clientId, expectedTokenDigest, event) {
+      return commit(() => {
+        cache.delete(clientId);
+        return db.transaction((tx) => {
+          const result = tx
+            .update(clients)
+            .set({ deletedAt: event.occurredAt, registrationTokenDigest: null, updatedAt: event.occurredAt })
+            .where(and(live(clientId), eq(clients.registrationTokenDigest, expectedTokenDigest)))
+            .run();
+          if (result.changes !== 1) return false;
+          // Its refresh tokens die with it, in the same commit; introspection refuses its access
+          // tokens by the grant, and those of client_credentials by the client's deletion.
+          tx.update(grants)
+            .set({ revokedAt: event.occurredAt, revokedReason: 'client_deleted' })
+            .where(and(eq(grants.clientId, clientId), isNull(grants.revokedAt)))
+            .run();
+          writeAudit(tx, event);
+          return true;
+        });
       });
     },
   };

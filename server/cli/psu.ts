@@ -3,7 +3,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { openSqlite } from '../../db/sqlite.ts';
-import { createAuthorizationStores } from '../../db/stores-authorization.ts';
+import { createSqliteStores } from '../../db/stores.ts';
 import { type Config, loadConfig } from '../config.ts';
 import type { AuthorizationStores, PsuRecord } from '../protocol/ports.ts';
 import { hashPassword, newTotpSecret, totpFor } from '../protocol/psu-authentication.ts';
@@ -34,7 +34,7 @@ const processIo: CliIo = {
 export async function withStores<T>(config: Config, run: (stores: AuthorizationStores) => Promise<T>): Promise<T> {
   const db = openSqlite(config.databasePath);
   try {
-    return await run(createAuthorizationStores(db));
+    return await run(createSqliteStores(db).authorization);
   } finally {
     db.$client.close();
   }
