@@ -29,7 +29,7 @@ export function buildOpenApiDocument() {
     issuer: 'https://localhost:8443',
     mode: 'sandbox',
     logger: pino({ level: 'silent' }),
-    keys: { active: { kid: '', alg: 'ES256', sign: () => Buffer.alloc(0) }, jwks: { keys: [] } },
+    keys: { active: { kid: '', alg: 'EdDSA', sign: () => '', privateJwk: {} }, jwks: { keys: [] } },
     stores: {
       health: { ping: async () => {} },
       clients: undefined as never,

@@ -1,5 +1,6 @@
 // Every setting in one zod schema. Each entry's description feeds the README's configuration table
 // (`npm run gen` rewrites it), so the documentation cannot drift from what start-up accepts.
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { SIGNING_ALGS } from './protocol/signing-keys.ts';
@@ -58,6 +59,15 @@ export const settings = z.object({
     .default('EdDSA')
     .describe(
       'Algorithm of the active signing key: `EdDSA` (Ed25519), `ES256` or `PS256`, the three FAPI 2.0 allows. A key of each is published at `/jwks`, so switching keeps earlier tokens verifiable.',
+    ),
+  ACCESS_TOKEN_SIGNING_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .optional()
+    .describe(
+      'Threads that sign access tokens beside the one serving requests; 0 signs on that one. Unset: 1 on a machine with more than one core, else 0.',
     ),
   ACCESS_TOKEN_TTL: z.coerce
     .number()
@@ -154,6 +164,7 @@ export interface Config {
   trustedProxies: string | undefined;
   logLevel: Settings['LOG_LEVEL'];
   signingAlg: Settings['ACCESS_TOKEN_SIGNING_ALG'];
+  signingThreads: number;
   /** Seconds. */
   accessTokenTtl: number;
   /** Absent ACCESS_TOKEN_AUDIENCE: `${issuer}/psd2`, once the issuer is known. */
@@ -209,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     trustedProxies: s.TRUSTED_PROXIES || undefined,
     logLevel: s.LOG_LEVEL,
     signingAlg: s.ACCESS_TOKEN_SIGNING_ALG,
+    signingThreads: s.ACCESS_TOKEN_SIGNING_THREADS ?? (availableParallelism() > 1 ? 1 : 0),
     accessTokenTtl: s.ACCESS_TOKEN_TTL,
     accessTokenAudience: s.ACCESS_TOKEN_AUDIENCE,
     refreshTokenRotation: s.REFRESH_TOKEN_ROTATION === 'true',

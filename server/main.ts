@@ -13,6 +13,7 @@ import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-f
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
 import { loadSigningKeys } from './protocol/signing-keys.ts';
+import { startSigningThreads } from './signing-threads.ts';
 
 export interface RunningServer {
   url: string;
@@ -42,7 +43,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const db = openSqlite(config.databasePath);
   const stores = createSqliteStores(db);
-  const keys = await loadSigningKeys(stores.signingKeys, config.signingAlg);
+  const loadedKeys = await loadSigningKeys(stores.signingKeys, config.signingAlg);
+  const signing =
+    config.signingThreads > 0 ? await startSigningThreads(loadedKeys.active, config.signingThreads, logger) : undefined;
+  const keys = signing ? { ...loadedKeys, active: signing.key } : loadedKeys;
   if (config.mode === 'sandbox') await seedSandboxPersonas(stores.authorization.psus);
 
   let listener: ReturnType<typeof getRequestListener> | undefined;
@@ -121,6 +125,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       closing ??= new Promise<void>((resolve) => {
         purge.stop();
         server.close(() => {
+          void signing?.close();
           db.$client.close();
           logger.info('stopped');
           if (flushTimer) clearInterval(flushTimer);

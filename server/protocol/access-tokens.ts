@@ -89,7 +89,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         ...(request.accountIds ? { account_ids: [...request.accountIds] } : {}),
       };
       const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      const token = `${signingInput}.${keys.active.sign(signingInput).toString('base64url')}`;
+      const token = `${signingInput}.${await keys.active.sign(signingInput)}`;
       return { token, claims };
     },
     async verify(token, now) {

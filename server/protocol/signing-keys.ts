@@ -14,8 +14,10 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 export interface ActiveSigningKey {
   kid: string;
   alg: SigningAlg;
-  /** The JWS signature (RFC 7518 §3.3, §3.5) of the signing input, computed synchronously. */
-  sign(signingInput: string): Buffer;
+  /** The JWS signature (RFC 7518 §3.3, §3.5, RFC 8037 §3.1) of the signing input, base64url. */
+  sign(signingInput: string): string | Promise<string>;
+  /** For a signing thread (server/signing-threads.ts): the same key, in that thread. */
+  readonly privateJwk: Record<string, unknown>;
 }
 
 export interface SigningKeySet {
@@ -69,7 +71,7 @@ export async function loadSigningKeys(
   const alg = active.alg as SigningAlg;
   const privateKey = createPrivateKey({ key: active.privateJwk as never, format: 'jwk' });
   return {
-    active: { kid: active.kid, alg, sign: jwsSigner(alg, privateKey) },
+    active: { kid: active.kid, alg, sign: jwsSigner(alg, privateKey), privateJwk: active.privateJwk },
     jwks: { keys: keys.map((k) => publicJwk(k.publicJwk, k.kid, k.alg)) },
   };
 }
@@ -79,9 +81,13 @@ export async function loadSigningKeys(
  * thread-pool job per token, which cost a fifth of the token endpoint's CPU. The output is the
  * same JWS signature; tokens are still verified with jose.
  */
-function jwsSigner(alg: SigningAlg, key: KeyObject): (signingInput: string) => Buffer {
-  if (alg === 'EdDSA') return (input) => sign(null, Buffer.from(input), key);
-  if (alg === 'ES256') return (input) => sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  return (input) =>
-    sign('sha256', Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+export function jwsSigner(alg: SigningAlg, key: KeyObject): (signingInput: string) => string {
+  const signature = signatureOf(alg, key);
+  return (input) => signature(Buffer.from(input)).toString('base64url');
+}
+
+function signatureOf(alg: SigningAlg, key: KeyObject): (data: Buffer) => Buffer {
+  if (alg === 'EdDSA') return (data) => sign(null, data, key);
+  if (alg === 'ES256') return (data) => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
+  return (data) => sign('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
 }

@@ -7,21 +7,7 @@ import { introspect } from '../../server/protocol/introspection.ts';
 import type { ClientRecord, SigningKeyStore, StoredSigningKey } from '../../server/protocol/ports.ts';
 import { revokeToken } from '../../server/protocol/revocation.ts';
 import { loadSigningKeys, type SigningKeySet } from '../../server/protocol/signing-keys.ts';
-
-function memoryKeyStore(): SigningKeyStore {
-  let keys: StoredSigningKey[] = [];
-  return {
-    async listPublished() {
-      return keys;
-    },
-    async insert(key) {
-      keys.push(key);
-    },
-    async activate(kid) {
-      keys = keys.map((k) => ({ ...k, status: k.kid === kid ? 'active' : 'published' }));
-    },
-  };
-}
+import { memoryKeyStore } from '../support/memory-key-store.ts';
 
 const ISSUER = 'https://as.example';
 const NOW = 1_800_000_000_000;

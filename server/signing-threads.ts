@@ -1,0 +1,106 @@
+// Access-token signatures on other threads. The signature is the largest single cost of a token
+// request, and the event loop runs on one core: with a signing thread the token endpoint uses a
+// second one (docs/PERFORMANCE.md). The inputs of one event-loop turn go to a thread as one
+// message, so a message costs little next to the signatures it carries. If a thread fails, what
+// it had not answered is signed here instead and it is not used again: no request fails for it.
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { ActiveSigningKey } from './protocol/signing-keys.ts';
+
+interface Batch {
+  inputs: string[];
+  resolve: ((signature: string) => void)[];
+}
+
+interface SigningThread {
+  worker: Worker;
+  /** Batches sent and not answered yet, oldest first: a thread answers in order. */
+  waiting: Batch[];
+}
+
+export interface SigningThreads {
+  /** The active key, signing on the threads. */
+  key: ActiveSigningKey;
+  close(): Promise<void>;
+}
+
+const WORKER = new URL('./signing-worker.ts', import.meta.url);
+
+export async function startSigningThreads(
+  key: ActiveSigningKey,
+  count: number,
+  logger: Pick<Logger, 'error'>,
+): Promise<SigningThreads> {
+  const threads: SigningThread[] = [];
+  let queue: Batch = { inputs: [], resolve: [] };
+  let next = 0;
+  let closing = false;
+
+  const signHere = (batch: Batch) => {
+    batch.inputs.forEach((input, i) => {
+      const signature = key.sign(input) as string;
+      batch.resolve[i]!(signature);
+    });
+  };
+
+  const retire = (thread: SigningThread, err: unknown) => {
+    const index = threads.indexOf(thread);
+    if (index < 0) return;
+    threads.splice(index, 1);
+    if (!closing) logger.error({ err }, 'signing thread failed: signing on the main thread instead');
+    for (const batch of thread.waiting.splice(0)) signHere(batch);
+  };
+
+  const start = (): Promise<SigningThread> =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(WORKER, { workerData: { alg: key.alg, privateJwk: key.privateJwk } });
+      const thread: SigningThread = { worker, waiting: [] };
+      worker.once('error', reject);
+      worker.once('message', (ready) => {
+        if (ready !== 'ready') return reject(new Error('signing thread did not start'));
+        worker.off('error', reject);
+        worker.on('message', (signatures: string[]) => {
+          const batch = thread.waiting.shift();
+          batch?.resolve.forEach((resolveOne, i) => resolveOne(signatures[i]!));
+          // Idle threads do not keep the process alive; busy ones do (Deno would otherwise stop
+          // waiting for their answer).
+          if (thread.waiting.length === 0) worker.unref();
+        });
+        worker.on('error', (err) => retire(thread, err));
+        worker.on('exit', (code) => retire(thread, new Error(`signing thread exited (${code})`)));
+        worker.unref();
+        resolve(thread);
+      });
+    });
+
+  for (let i = 0; i < count; i++) threads.push(await start());
+
+  const flush = () => {
+    const batch = queue;
+    queue = { inputs: [], resolve: [] };
+    const thread = threads[next++ % Math.max(threads.length, 1)];
+    if (!thread) return signHere(batch);
+    if (thread.waiting.push(batch) === 1) thread.worker.ref();
+    thread.worker.postMessage(batch.inputs);
+  };
+
+  return {
+    key: {
+      kid: key.kid,
+      alg: key.alg,
+      privateJwk: key.privateJwk,
+      sign(input) {
+        if (threads.length === 0) return key.sign(input);
+        return new Promise<string>((resolve) => {
+          queue.inputs.push(input);
+          queue.resolve.push(resolve);
+          if (queue.inputs.length === 1) setImmediate(flush);
+        });
+      },
+    },
+    async close() {
+      closing = true;
+      await Promise.all(threads.map((t) => t.worker.terminate()));
+    },
+  };
+}
