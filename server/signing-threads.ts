@@ -61,7 +61,9 @@ export async function startSigningThreads(
         worker.off('error', reject);
         worker.on('message', (signatures: string[]) => {
           const batch = thread.waiting.shift();
-          batch?.resolve.forEach((resolveOne, i) => resolveOne(signatures[i]!));
+          batch?.resolve.forEach((resolveOne, i) => {
+            resolveOne(signatures[i]!);
+          });
           // Idle threads do not keep the process alive; busy ones do (Deno would otherwise stop
           // waiting for their answer).
           if (thread.waiting.length === 0) worker.unref();
