@@ -2,7 +2,8 @@
 // request, and the event loop runs on one core: with a signing thread the token endpoint uses a
 // second one (docs/PERFORMANCE.md). The inputs of one event-loop turn go to a thread as one
 // message, so a message costs little next to the signatures it carries. If a thread fails, what
-// it had not answered is signed here instead and it is not used again: no request fails for it.
+// it had not answered is signed here instead and it is not used again: no request fails for it;
+// if none starts, the main thread signs everything.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ActiveSigningKey } from './protocol/signing-keys.ts';
@@ -75,7 +76,15 @@ export async function startSigningThreads(
       });
     });
 
-  for (let i = 0; i < count; i++) threads.push(await start());
+  for (let i = 0; i < count; i++) {
+    try {
+      threads.push(await start());
+    } catch (err) {
+      // A thread that cannot start (no worker support, a key it cannot import) costs speed, not
+      // service: the main thread signs.
+      logger.error({ err }, 'signing thread did not start: signing on the main thread');
+    }
+  }
 
   const flush = () => {
     const batch = queue;

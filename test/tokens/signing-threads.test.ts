@@ -60,4 +60,20 @@ describe('signing threads', () => {
     const after = await threads.key.sign(inputs[0]!);
     await verifies(keys.jwks, keys.active.kid, 'EdDSA', inputs[0]!, after);
   });
+
+  test('a thread that cannot start leaves the signing to the main thread, and says so', async () => {
+    const keys = await loadSigningKeys(memoryKeyStore(), 'EdDSA');
+    const errors: string[] = [];
+    const broken = { ...keys.active, privateJwk: { kty: 'OKP', crv: 'Ed25519' } }; // no private part
+    const threads = await startSigningThreads(broken, 1, {
+      error: (_obj: unknown, msg?: string) => errors.push(msg ?? ''),
+    } as never);
+    try {
+      const input = `${Buffer.from('{"alg":"EdDSA"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}`;
+      await verifies(keys.jwks, keys.active.kid, 'EdDSA', input, await threads.key.sign(input));
+      assert.deepEqual(errors, ['signing thread did not start: signing on the main thread']);
+    } finally {
+      await threads.close();
+    }
+  });
 });
