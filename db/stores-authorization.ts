@@ -1,18 +1,17 @@
 // The SQLite implementations of the PSU-side ports: PSUs and accounts, PSU sessions, the
 // authentication log, pushed requests, consents with their authorization codes.
 import { and, asc, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
+import type { AccountType, PsuAccount } from '../server/protocol/bank.ts';
 import type {
-  AccountType,
   AuthorizationRequest,
   AuthorizationStores,
   ConsentStore,
-  PsuAccount,
   PsuRecord,
   PsuSession,
   PsuSessionStore,
   PsuStore,
   PushedRequestStore,
-} from '../server/protocol/ports.ts';
+} from '../server/protocol/psu/ports.ts';
 import type { Commit } from './group-commit.ts';
 import {
   accounts,

@@ -2,17 +2,17 @@
 // resource servers and the purge. Every read-modify-write is one conditional UPDATE checked by
 // `changes`, inside a transaction when a second row goes with it.
 import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import type { PurgeStore } from '../server/protocol/operations/ports.ts';
 import type {
   AuthorizationCodeState,
   AuthorizationCodeStore,
   ConsentState,
   GrantRecord,
   GrantStore,
-  PurgeStore,
   ResourceServerRecord,
   ResourceServerStore,
   RevokedAccessTokenStore,
-} from '../server/protocol/ports.ts';
+} from '../server/protocol/token/ports.ts';
 import type { Commit } from './group-commit.ts';
 import type { ReadCaches } from './read-cache.ts';
 import {

@@ -1,14 +1,9 @@
 // The SQLite implementations of the protocol's storage ports: the only file that writes drizzle queries.
 import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
-import type {
-  AuditEvent,
-  AuthorizationStores,
-  ClientRecord,
-  ClientStore,
-  HealthProbe,
-  SigningKeyStore,
-  StoredSigningKey,
-} from '../server/protocol/ports.ts';
+import type { SigningKeyStore, StoredSigningKey } from '../server/protocol/keys/ports.ts';
+import type { HealthProbe } from '../server/protocol/operations/ports.ts';
+import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
+import type { AuditEvent, ClientRecord, ClientStore } from '../server/protocol/registration/ports.ts';
 import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCaches } from './read-cache.ts';
 import { auditEvents, clients, grants, signingKeys } from './schema.ts';

@@ -18,22 +18,21 @@ import { mountRegistration } from './http/routes/registration.ts';
 import { mountToken } from './http/routes/token.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
 import { createAccessTokens } from './protocol/access-tokens.ts';
+import type { AccountDirectory, PsuAuthenticator } from './protocol/bank.ts';
 import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
-import type {
-  AccountDirectory,
-  AuthorizationCodeStore,
-  AuthorizationStores,
-  ClientStore,
-  GrantStore,
-  HealthProbe,
-  PsuAuthenticator,
-  ResourceServerStore,
-  RevokedAccessTokenStore,
-} from './protocol/ports.ts';
+import type { HealthProbe } from './protocol/operations/ports.ts';
+import type { AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
+import type { ClientStore } from './protocol/registration/ports.ts';
 import type { SigningKeySet } from './protocol/signing-keys.ts';
 import { GRANT_TYPES_SUPPORTED } from './protocol/token/index.ts';
+import type {
+  AuthorizationCodeStore,
+  GrantStore,
+  ResourceServerStore,
+  RevokedAccessTokenStore,
+} from './protocol/token/ports.ts';
 import { createTppIdentityVerifier, type TppIdentityVerifier } from './protocol/tpp-identity.ts';
 
 export interface AppDeps {

@@ -3,7 +3,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { type Config, loadConfig } from '../config.ts';
-import type { AccountType } from '../protocol/ports.ts';
+import type { AccountType } from '../protocol/bank.ts';
 import { type CliIo, requirePsu, withStores } from './psu.ts';
 import { UsageError } from './usage.ts';
 

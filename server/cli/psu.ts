@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { openSqlite } from '../../db/sqlite.ts';
 import { createSqliteStores } from '../../db/stores.ts';
 import { type Config, loadConfig } from '../config.ts';
-import type { AuthorizationStores, PsuRecord } from '../protocol/ports.ts';
+import type { AuthorizationStores, PsuRecord } from '../protocol/psu/ports.ts';
 import { hashPassword, newTotpSecret, totpFor } from '../protocol/psu-authentication.ts';
 import { randomSecret } from '../protocol/secrets.ts';
 import { UsageError } from './usage.ts';

@@ -2,7 +2,7 @@
 // never used on anything that comes from a request. (JSX syntax cannot run under type stripping,
 // and nested `jsx()` calls hide the markup; the template keeps it readable and just as safe.)
 import { html } from 'hono/html';
-import type { PsuAccount } from '../protocol/ports.ts';
+import type { PsuAccount } from '../protocol/bank.ts';
 import { type Lang, type MessageKey, t } from './i18n.ts';
 
 type Html = ReturnType<typeof html>;

@@ -3,7 +3,7 @@
 // certificate itself was verified by the HTTP layer (a QWAC from a trusted CA).
 import { sameDn } from './client-metadata.ts';
 import { OAuthError } from './errors.ts';
-import type { ClientRecord, ClientStore } from './ports.ts';
+import type { ClientRecord, ClientStore } from './registration/ports.ts';
 import type { TppIdentity } from './tpp-identity.ts';
 
 function refused(description: string, detail?: string): OAuthError {

@@ -5,14 +5,9 @@
 // are not introspectable here: resource servers never hold them.
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.ts';
 import { OAuthError } from './errors.ts';
-import type {
-  ClientStore,
-  GrantStore,
-  ResourceServerRecord,
-  ResourceServerStore,
-  RevokedAccessTokenStore,
-} from './ports.ts';
+import type { ClientStore } from './registration/ports.ts';
 import { secretDigest } from './secrets.ts';
+import type { GrantStore, ResourceServerRecord, ResourceServerStore, RevokedAccessTokenStore } from './token/ports.ts';
 
 export interface IntrospectionDeps {
   clients: Pick<ClientStore, 'find'>;

@@ -2,7 +2,8 @@
 // TOTP code (possession), with the RTS art. 4(3)(b) block after 5 consecutive failures.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import type { PsuAuthenticationResult, PsuAuthenticator, PsuStore } from './ports.ts';
+import type { PsuAuthenticationResult, PsuAuthenticator } from './bank.ts';
+import type { PsuStore } from './psu/ports.ts';
 
 /** RTS art. 4(3)(b): no more than five consecutive failed attempts. */
 export const MAX_FAILED_ATTEMPTS = 5;

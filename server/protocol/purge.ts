@@ -1,7 +1,7 @@
 // The periodic purge: codes, revoked-jti records, pushed requests and PSU sessions go once they
 // have expired; grants are kept a retention period after they end, for the audit trail. Without it
 // the tables would grow for ever.
-import type { PurgeCounts, PurgeStore } from './ports.ts';
+import type { PurgeCounts, PurgeStore } from './operations/ports.ts';
 
 export interface PurgeSchedule {
   /** Runs one purge now (also what the timer does). */

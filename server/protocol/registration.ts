@@ -8,7 +8,7 @@ import {
   type MetadataPolicy,
 } from './client-metadata.ts';
 import { OAuthError } from './errors.ts';
-import type { AuditEvent, ClientRecord, ClientStore } from './ports.ts';
+import type { AuditEvent, ClientRecord, ClientStore } from './registration/ports.ts';
 import { randomSecret, secretDigest } from './secrets.ts';
 import type { TppIdentity } from './tpp-identity.ts';
 

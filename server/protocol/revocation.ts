@@ -3,9 +3,10 @@
 // it is (§2.1): invalid_request, which tells the caller nothing it could not try at the token endpoint.
 import { type AccessTokens, looksLikeJwt } from './access-tokens.ts';
 import { OAuthError } from './errors.ts';
-import type { ClientRecord, GrantStore, RevokedAccessTokenStore } from './ports.ts';
 import { refreshTokenGrantId } from './refresh-tokens.ts';
+import type { ClientRecord } from './registration/ports.ts';
 import { secretDigest } from './secrets.ts';
+import type { GrantStore, RevokedAccessTokenStore } from './token/ports.ts';
 
 export interface RevocationDeps {
   grants: Pick<GrantStore, 'find' | 'revoke'>;

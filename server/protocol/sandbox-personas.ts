@@ -1,6 +1,7 @@
 // The sandbox's test customers, offered on the sandbox page: seeded at start, idempotently, with
 // stable ids so that a TPP developer's tests can name their accounts.
-import type { AccountType, PsuStore } from './ports.ts';
+import type { AccountType } from './bank.ts';
+import type { PsuStore } from './psu/ports.ts';
 
 interface PersonaSeed {
   username: string;

@@ -3,7 +3,7 @@
 // rotation does not invalidate tokens already issued.
 import { constants, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { SigningKeyStore, StoredSigningKey } from './ports.ts';
+import type { SigningKeyStore, StoredSigningKey } from './keys/ports.ts';
 
 // The three algorithms FAPI 2.0 allows (Security Profile §5.4), cheapest first. EdDSA (Ed25519) is
 // the default: on one core it signs in about half the time of ES256 and a tenth of PS256, and the

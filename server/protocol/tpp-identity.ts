@@ -11,6 +11,7 @@ import {
   type QcStatementsContent,
 } from '../pki/qc-statements.ts';
 import { x509 } from '../pki/x509.ts';
+import type { RevocationChecker } from './bank.ts';
 import { type Psd2Role, psd2RoleFromOid } from './scope-policy.ts';
 
 export interface TppIdentity {
@@ -57,15 +58,6 @@ export class CertificateRejectedError extends Error {
     this.reason = reason;
     this.detail = detail;
   }
-}
-
-/**
- * The OCSP/CRL extension point (RTS art. 34: check revocation). Called on every verify, cached leaf
- * or not, once every local check has passed, so an implementation must cache responses itself.
- * It rejects with CertificateRejectedError('certificate_revoked'); any other error fails the request.
- */
-export interface RevocationChecker {
-  check(leaf: x509.X509Certificate, issuer: x509.X509Certificate): Promise<void>;
 }
 
 export interface TppIdentityVerifierOptions {

@@ -6,6 +6,7 @@ import { type CertificateAuthority, createCertificateAuthority } from '../../ser
 import { encodeQcStatements, id_pe_qcStatements } from '../../server/pki/qc-statements.ts';
 import { issueQwac, type QwacOptions } from '../../server/pki/qwac.ts';
 import { ECDSA_P256, randomSerialNumber, SIGNING_ALGORITHM, x509 } from '../../server/pki/x509.ts';
+import type { RevocationChecker } from '../../server/protocol/bank.ts';
 import {
   grantTypesForScopes,
   PSD2_ROLE_OIDS,
@@ -16,7 +17,6 @@ import {
   CertificateRejectedError,
   type CertificateRejectionReason,
   createTppIdentityVerifier,
-  type RevocationChecker,
   type TppIdentityVerifierOptions,
 } from '../../server/protocol/tpp-identity.ts';
 

@@ -1,5 +1,5 @@
 // Signing keys kept in memory, for the tests of the protocol core without a database.
-import type { SigningKeyStore, StoredSigningKey } from '../../server/protocol/ports.ts';
+import type { SigningKeyStore, StoredSigningKey } from '../../server/protocol/keys/ports.ts';
 
 export function memoryKeyStore(): SigningKeyStore {
   let keys: StoredSigningKey[] = [];

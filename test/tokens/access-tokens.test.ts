@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import { importJWK, jwtVerify } from 'jose';
 import { createAccessTokens } from '../../server/protocol/access-tokens.ts';
 import { introspect } from '../../server/protocol/introspection.ts';
-import type { ClientRecord } from '../../server/protocol/ports.ts';
+import type { ClientRecord } from '../../server/protocol/registration/ports.ts';
 import { revokeToken } from '../../server/protocol/revocation.ts';
 import { loadSigningKeys, type SigningKeySet } from '../../server/protocol/signing-keys.ts';
 import { memoryKeyStore } from '../support/memory-key-store.ts';

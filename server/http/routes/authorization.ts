@@ -17,22 +17,21 @@ import {
   rawParameters,
   UntrustedRequestError,
 } from '../../protocol/authorization.ts';
+import type { AccountDirectory, PsuAuthenticator } from '../../protocol/bank.ts';
 import { localized } from '../../protocol/client-metadata.ts';
 import { OAuthError, type OAuthErrorCode } from '../../protocol/errors.ts';
 import type {
-  AccountDirectory,
   AuthenticationEventLog,
   AuthenticationEventName,
   AuthorizationRequest,
-  ClientStore,
   ConsentStore,
-  PsuAuthenticator,
   PsuSession,
   PsuSessionStage,
   PsuSessionStore,
   PsuStore,
   PushedRequestStore,
-} from '../../protocol/ports.ts';
+} from '../../protocol/psu/ports.ts';
+import type { ClientStore } from '../../protocol/registration/ports.ts';
 import { randomSecret, secretDigest } from '../../protocol/secrets.ts';
 import type { AppEnv } from '../env.ts';
 

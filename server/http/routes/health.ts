@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { HealthProbe } from '../../protocol/ports.ts';
+import type { HealthProbe } from '../../protocol/operations/ports.ts';
 import type { AppEnv } from '../env.ts';
 
 const Health = z.object({ status: z.enum(['ok', 'unavailable']) }).openapi('Health');

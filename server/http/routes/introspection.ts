@@ -2,7 +2,7 @@
 // (RFC 6749 §2.3.1) from `psd2-oauth resource-server add`. TPPs cannot introspect.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authenticateResourceServer, type IntrospectionDeps, introspect } from '../../protocol/introspection.ts';
-import type { ResourceServerStore } from '../../protocol/ports.ts';
+import type { ResourceServerStore } from '../../protocol/token/ports.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreJson, readForm } from '../form.ts';
 import { errorResponses } from '../schemas.ts';

@@ -3,9 +3,9 @@
 // of concurrent redemptions exactly one wins, and any later presentation revokes what it issued.
 import { base64url } from 'jose';
 import { OAuthError } from '../errors.ts';
-import type { GrantRecord } from '../ports.ts';
 import { newGrantId, newRefreshToken } from '../refresh-tokens.ts';
 import { secretDigest } from '../secrets.ts';
+import type { GrantRecord } from './ports.ts';
 import { checkConsent, checkEntitlement, type GrantHandler, required, scopeList, tokenResponse } from './types.ts';
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */

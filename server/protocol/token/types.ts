@@ -2,9 +2,10 @@
 // checking scopes against the certificate and the registration, issuing the token response.
 import type { AccessTokens } from '../access-tokens.ts';
 import { OAuthError } from '../errors.ts';
-import type { AuthorizationCodeStore, ClientRecord, ClientStore, ConsentState, GrantStore } from '../ports.ts';
+import type { ClientRecord, ClientStore } from '../registration/ports.ts';
 import { type GrantType, type Scope, scopesAllowedForRoles } from '../scope-policy.ts';
 import type { TppIdentity } from '../tpp-identity.ts';
+import type { AuthorizationCodeStore, ConsentState, GrantStore } from './ports.ts';
 
 export interface TokenDeps {
   clients: Pick<ClientStore, 'find'>;

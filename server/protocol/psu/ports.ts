@@ -1,0 +1,161 @@
+// Storage ports of the PSU side: authorization endpoint, PAR, PSU pages (authorization.ts,
+// psu-authentication.ts, sandbox-personas.ts). Implemented in db/ for each backend.
+import type { AccountDirectory, PsuAccount } from '../bank.ts';
+
+export interface PsuRecord {
+  psuId: string;
+  username: string;
+  displayName: string;
+  /** scrypt hash; null for sandbox personas, who never log in. */
+  passwordHash: string | null;
+  /** Base32 TOTP secret (RFC 6238). */
+  totpSecret: string | null;
+  status: 'active' | 'disabled';
+  sandbox: boolean;
+  failedAttempts: number;
+  lockedUntil: number | null;
+  lastTotpStep: number | null;
+  createdAt: number;
+}
+
+/** The database-backed PSUs of the default authenticator, the sandbox personas and the CLI. */
+export interface PsuStore {
+  insert(psu: PsuRecord, accounts?: PsuAccount[]): Promise<void>;
+  find(psuId: string): Promise<PsuRecord | undefined>;
+  findByUsername(username: string): Promise<PsuRecord | undefined>;
+  list(filter?: { sandbox?: boolean }): Promise<PsuRecord[]>;
+  setStatus(psuId: string, status: PsuRecord['status']): Promise<boolean>;
+  /** New TOTP secret; forgets the last accepted step and unblocks. */
+  resetTotp(psuId: string, totpSecret: string): Promise<boolean>;
+  /**
+   * One more consecutive failure, in a single UPDATE (two concurrent failures both count). A block
+   * that has run out starts a fresh count. Returns the new state.
+   */
+  recordFailure(
+    psuId: string,
+    now: number,
+    policy: { maxAttempts: number; lockMs: number },
+  ): Promise<{ failedAttempts: number; lockedUntil: number | null }>;
+  recordSuccess(psuId: string): Promise<void>;
+  /** Accepts a TOTP time step once (RTS art. 4(1)): false if this step or a later one was used. */
+  acceptTotpStep(psuId: string, step: number): Promise<boolean>;
+  addAccount(account: PsuAccount & { createdAt: number }): Promise<void>;
+  listAccounts(psuId?: string): Promise<PsuAccount[]>;
+}
+
+/** The authorization request as validated, kept in the PSU session or the pushed request. */
+export interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  scope: string;
+  state?: string;
+  codeChallenge: string;
+  codeChallengeMethod: 'S256';
+}
+
+export type PsuSessionStage = 'login' | 'sca' | 'consent' | 'done';
+
+export interface PsuSession {
+  /** Public, loggable id (RTS art. 29); the cookie carries a separate secret. */
+  sessionId: string;
+  request: AuthorizationRequest;
+  psuId: string | null;
+  stage: PsuSessionStage;
+  csrfToken: string;
+  authenticatedAt: number | null;
+  lastSeenAt: number;
+  expiresAt: number;
+  createdAt: number;
+}
+
+export interface PsuSessionStore {
+  create(sessionDigest: string, session: PsuSession): Promise<void>;
+  find(sessionDigest: string): Promise<PsuSession | undefined>;
+  /** Moves the session on only if it is still at `fromStage` (a replayed form changes nothing). */
+  advance(
+    sessionDigest: string,
+    fromStage: PsuSessionStage,
+    changes: Partial<Pick<PsuSession, 'psuId' | 'stage' | 'authenticatedAt' | 'lastSeenAt' | 'expiresAt'>>,
+  ): Promise<boolean>;
+}
+
+export type AuthenticationEventName =
+  | 'session.started'
+  | 'session.expired'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'sca.succeeded'
+  | 'sca.failed'
+  | 'psu.locked'
+  | 'consent.granted'
+  | 'consent.refused';
+
+export interface AuthenticationEvent {
+  sessionId: string;
+  event: AuthenticationEventName;
+  occurredAt: number;
+  psuId?: string;
+  clientId?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** The durable log of authentication and consent (RTS art. 29), keyed by session. */
+export interface AuthenticationEventLog {
+  record(event: AuthenticationEvent): Promise<void>;
+}
+
+export interface PushedRequestStore {
+  insert(requestUriDigest: string, request: AuthorizationRequest, createdAt: number, expiresAt: number): Promise<void>;
+  /** Single use, bound to its client, unexpired: a conditional UPDATE, so only one caller wins. */
+  consume(requestUriDigest: string, clientId: string, now: number): Promise<AuthorizationRequest | undefined>;
+}
+
+export interface ConsentRecord {
+  consentId: string;
+  clientId: string;
+  psuId: string;
+  scope: string;
+  accountIds: string[];
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface AuthorizationCodeRecord {
+  codeDigest: string;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  consentId: string;
+  psuId: string;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface ConsentStore {
+  /**
+   * The consent, its authorization code and (after a real SCA) the PSU's last SCA time for this
+   * client, in one transaction.
+   */
+  grant(consent: ConsentRecord, code: AuthorizationCodeRecord, sca?: { at: number }): Promise<void>;
+  /** Consents, newest first, optionally of one PSU and/or one client. */
+  list(filter: {
+    psuId?: string;
+    clientId?: string;
+  }): Promise<(ConsentRecord & { revokedAt: number | null; revokedBy: string | null })[]>;
+  /**
+   * Withdraws a consent and revokes its grants in one transaction, so its refresh and access tokens
+   * stop working at once. False if it was unknown or already withdrawn.
+   */
+  revoke(consentId: string, at: number, by: 'psu' | 'tpp' | 'bank'): Promise<boolean>;
+}
+
+/** Every PSU-side store, as the SQLite (or any other) implementation provides them. */
+export interface AuthorizationStores {
+  psus: PsuStore;
+  accounts: AccountDirectory;
+  sessions: PsuSessionStore;
+  events: AuthenticationEventLog;
+  pushedRequests: PushedRequestStore;
+  consents: ConsentStore;
+}
