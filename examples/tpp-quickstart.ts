@@ -45,7 +45,7 @@ const tpp = createTppClient({
 
 try {
   // 2. Registration (RFC 7591): the certificate is the only credential.
-  const client = await tpp.register({
+  const client = await tpp.registerClient({
     redirect_uris: [redirectUri],
     client_name: 'Acme Budget',
     'client_name#fr': 'Acme Budget (FR)',
@@ -71,7 +71,7 @@ try {
   console.log('refreshed; scope', refreshed.scope);
 
   // 5. Revoking the refresh token revokes every access token issued from it (RFC 7009).
-  await tpp.revoke({
+  await tpp.revokeToken({
     clientId: client.client_id,
     token: tokens.refresh_token as string,
     tokenTypeHint: 'refresh_token',

@@ -101,8 +101,13 @@ async function unwrap<T>(result: { data?: T; error?: unknown; response: Response
   throw new OAuthError(result.response.status, body.error ?? `http_${result.response.status}`, body.error_description);
 }
 
+/**
+ * One method per operation of the OpenAPI document, named by its operationId (registerClient,
+ * getClient, updateClient, deleteClient, pushAuthorizationRequest, revokeToken); the token endpoint
+ * (requestToken) has one method per grant type: exchangeCode, refresh, clientCredentials.
+ */
 export interface TppClient {
-  register(metadata: ClientMetadata): Promise<ClientInformation>;
+  registerClient(metadata: ClientMetadata): Promise<ClientInformation>;
   getClient(clientId: string, registrationAccessToken: string): Promise<ClientInformation>;
   /** Returns the new metadata with a new registration_access_token: the old one stops working. */
   updateClient(clientId: string, registrationAccessToken: string, metadata: ClientMetadata): Promise<ClientInformation>;
@@ -119,7 +124,11 @@ export interface TppClient {
   }): Promise<TokenResponse>;
   refresh(params: { clientId: string; refreshToken: string; scope?: RefreshScope }): Promise<TokenResponse>;
   clientCredentials(params: { clientId: string }): Promise<TokenResponse>;
-  revoke(params: { clientId: string; token: string; tokenTypeHint?: 'access_token' | 'refresh_token' }): Promise<void>;
+  revokeToken(params: {
+    clientId: string;
+    token: string;
+    tokenTypeHint?: 'access_token' | 'refresh_token';
+  }): Promise<void>;
   /**
    * Sandbox only: plays the PSU on the consent page (approve with the preselected persona, or
    * refuse) and returns the redirect URL with `code` or `error`, `state` and `iss`.
@@ -159,7 +168,7 @@ export function createTppClient(options: TppClientOptions): TppClient {
 
   return {
     api,
-    register: (metadata) => api.POST('/register', { body: metadata }).then(unwrap) as Promise<ClientInformation>,
+    registerClient: (metadata) => api.POST('/register', { body: metadata }).then(unwrap) as Promise<ClientInformation>,
     getClient: (clientId, rat) =>
       api
         .GET('/register/{client_id}', { params: { path: { client_id: clientId } }, headers: bearer(rat) })
@@ -200,7 +209,7 @@ export function createTppClient(options: TppClientOptions): TppClient {
     refresh: (p) =>
       token({ grant_type: 'refresh_token', client_id: p.clientId, refresh_token: p.refreshToken, scope: p.scope }),
     clientCredentials: (p) => token({ grant_type: 'client_credentials', client_id: p.clientId, scope: 'pisp' }),
-    async revoke(p) {
+    async revokeToken(p) {
       await api
         .POST('/revoke', {
           body: { client_id: p.clientId, token: p.token, token_type_hint: p.tokenTypeHint } as never,

@@ -13,48 +13,7 @@ export interface paths {
          * Register a client (RFC 7591)
          * @description Authenticated by the TPP QWAC over mutual TLS; the scopes and grant types are checked against the PSD2 roles in its QCStatements, and the client is bound to its subject DN and organizationIdentifier.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ClientMetadata"];
-                };
-            };
-            responses: {
-                /** @description The client is registered; keep the registration_access_token. */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ClientInformation"];
-                    };
-                };
-                /** @description invalid_client_metadata or invalid_redirect_uri, naming the field and the reason */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description invalid_client: no acceptable QWAC; the description says which check failed */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        post: operations["registerClient"];
         delete?: never;
         options?: never;
         head?: never;
@@ -69,155 +28,18 @@ export interface paths {
             cookie?: never;
         };
         /** Read a client (RFC 7592) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description `Bearer <registration_access_token>` */
-                    authorization?: string;
-                };
-                path: {
-                    client_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The registered metadata. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ClientInformation"];
-                    };
-                };
-                /** @description invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description access_denied: the certificate is of another organization */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        get: operations["getClient"];
         /**
          * Replace a client’s metadata (RFC 7592)
          * @description The same rules as registration. The registration access token is rotated: the response carries the new one and the old one stops working. A failed update changes nothing.
          */
-        put: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description `Bearer <registration_access_token>` */
-                    authorization?: string;
-                };
-                path: {
-                    client_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["ClientUpdate"];
-                };
-            };
-            responses: {
-                /** @description The new metadata and a new registration_access_token. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ClientInformation"];
-                    };
-                };
-                /** @description invalid_client_metadata or invalid_redirect_uri */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description access_denied: the certificate is of another organization */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        put: operations["updateClient"];
         post?: never;
         /**
          * Delete a client (RFC 7592)
          * @description Revokes every grant and token of the client; afterwards the client and its tokens are unusable.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description `Bearer <registration_access_token>` */
-                    authorization?: string;
-                };
-                path: {
-                    client_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Deleted. */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description access_denied: the certificate is of another organization */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        delete: operations["deleteClient"];
         options?: never;
         head?: never;
         patch?: never;
@@ -236,48 +58,7 @@ export interface paths {
          * Token endpoint (RFC 6749)
          * @description Authenticated by the QWAC over mutual TLS (`tls_client_auth`, RFC 8705 §2.1). `authorization_code` (PKCE S256) and `refresh_token` for aisp and cbpii, `client_credentials` for pisp. Access tokens are JWTs bound to the certificate (`cnf.x5t#S256`). Responses carry `Cache-Control: no-store`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
-                };
-            };
-            responses: {
-                /** @description The tokens. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["TokenResponse"];
-                    };
-                };
-                /** @description invalid_request (missing or repeated parameter, not a form body), invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2) */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate and organisation; with WWW-Authenticate */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        post: operations["requestToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -297,46 +78,7 @@ export interface paths {
          * Revoke a token (RFC 7009)
          * @description A refresh token revokes its grant: the refresh token and every access token issued from it. An access token is revoked alone. Unknown, expired or already revoked tokens get 200. A token issued to another client is refused with 400 `invalid_request` and left untouched (RFC 7009 §2.1).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": components["schemas"]["RevocationRequest"];
-                };
-            };
-            responses: {
-                /** @description Revoked, or nothing to revoke. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description invalid_request: token missing or repeated, not a form body, or the token belongs to another client */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate; with WWW-Authenticate */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        post: operations["revokeToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -356,48 +98,7 @@ export interface paths {
          * Introspect an access token (RFC 7662)
          * @description For the bank’s resource servers, authenticated with HTTP Basic (`client_secret_basic`). Sees a revocation at once, unlike local validation with `/jwks`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": components["schemas"]["IntrospectionRequest"];
-                };
-            };
-            responses: {
-                /** @description The token’s state. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["IntrospectionResponse"];
-                    };
-                };
-                /** @description invalid_request: token missing or repeated, or not a form body */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        post: operations["introspectToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -411,74 +112,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Only POST is allowed on the PAR endpoint */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description method_not_allowed, with `Allow: POST` */
-                405: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        get?: never;
         put?: never;
         /**
          * Push an authorization request (RFC 9126)
          * @description The parameters of an authorization request, checked as /authorize checks them. The `request_uri` is single use, bound to the client, and expires after `expires_in` seconds; send the PSU to `/{lang}/authorize?client_id=…&request_uri=…`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": components["schemas"]["PushedAuthorizationRequest"];
-                };
-            };
-            responses: {
-                /** @description Stored. */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PushedAuthorizationResponse"];
-                    };
-                };
-                /** @description invalid_request (a missing, repeated or wrong parameter, PKCE missing or not S256, unregistered redirect_uri), invalid_scope, unauthorized_client */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-                /** @description invalid_client: no acceptable QWAC, or the certificate is not the one registered for client_id */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["OAuthError"];
-                    };
-                };
-            };
-        };
+        post: operations["pushAuthorizationRequest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -496,63 +136,7 @@ export interface paths {
          * Authorization endpoint, language negotiated
          * @description RFC 6749 §4.1.1 with PKCE (S256 only) and RFC 9126 request_uri. No CORS. Responses carry `Cache-Control: no-store`, a CSP limited to `self` with `frame-ancestors none`, and a `__Host-` session cookie (Secure, HttpOnly, SameSite=Lax). The language comes from ui_locales, then Accept-Language, then French.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description `code` */
-                    response_type?: string;
-                    /** @description Required. */
-                    client_id?: string;
-                    /** @description Required; one of the registered redirect URIs, exactly. */
-                    redirect_uri?: string;
-                    /** @description `aisp`, `aisp extended_transaction_history` or `cbpii`, within the client’s scopes. */
-                    scope?: string;
-                    /** @description Echoed byte for byte in the redirect. */
-                    state?: string;
-                    /** @description Required: BASE64URL(SHA-256(code_verifier)). */
-                    code_challenge?: string;
-                    /** @description Required: `S256` (`plain` is refused). */
-                    code_challenge_method?: string;
-                    /** @description Instead of the other parameters: a `request_uri` from `/par` (with client_id). */
-                    request_uri?: string;
-                    /** @description `fr` or `en` (on `/authorize` only). */
-                    ui_locales?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The sandbox page (sandbox mode) or the login page (production mode). */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description An error after the client and redirect URI are established: the redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207). */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description An error page in the PSU’s language, never a redirect: unknown client, missing or unregistered redirect URI, bad request_uri. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
+        get: operations["authorize"];
         put?: never;
         post?: never;
         delete?: never;
@@ -572,582 +156,7 @@ export interface paths {
          * Authorization endpoint in French or English
          * @description RFC 6749 §4.1.1 with PKCE (S256 only) and RFC 9126 request_uri. No CORS. Responses carry `Cache-Control: no-store`, a CSP limited to `self` with `frame-ancestors none`, and a `__Host-` session cookie (Secure, HttpOnly, SameSite=Lax).
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description `code` */
-                    response_type?: string;
-                    /** @description Required. */
-                    client_id?: string;
-                    /** @description Required; one of the registered redirect URIs, exactly. */
-                    redirect_uri?: string;
-                    /** @description `aisp`, `aisp extended_transaction_history` or `cbpii`, within the client’s scopes. */
-                    scope?: string;
-                    /** @description Echoed byte for byte in the redirect. */
-                    state?: string;
-                    /** @description Required: BASE64URL(SHA-256(code_verifier)). */
-                    code_challenge?: string;
-                    /** @description Required: `S256` (`plain` is refused). */
-                    code_challenge_method?: string;
-                    /** @description Instead of the other parameters: a `request_uri` from `/par` (with client_id). */
-                    request_uri?: string;
-                    /** @description `fr` or `en` (on `/authorize` only). */
-                    ui_locales?: string;
-                };
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The sandbox page (sandbox mode) or the login page (production mode). */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description An error after the client and redirect URI are established: the redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207). */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description An error page in the PSU’s language, never a redirect: unknown client, missing or unregistered redirect URI, bad request_uri. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/{lang}/authorize/decision": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * The PSU approves or refuses
-         * @description Approve: a consent for the chosen accounts and an authorization code (single use, at most 60 s), then a 303 to the redirect URI with `code`, `state`, `iss`. Refuse: a 303 with `error=access_denied`. In the sandbox the form also names the persona.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": {
-                        /** @description The token of the page’s form. */
-                        csrf_token?: string;
-                        /** @enum {string} */
-                        decision?: "approve" | "refuse";
-                        /** @description Sandbox: the chosen persona (psu id). */
-                        persona?: string;
-                        /** @description The accounts the TPP may see (repeated). */
-                        account?: string | string[];
-                    };
-                };
-            };
-            responses: {
-                /** @description The page again, when no account was chosen. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The redirect URI with the authorization response. */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A malformed form. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The CSRF token is missing or wrong. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is not at this step (a replayed form, or a request already completed). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description No session: the cookie is missing, unknown or the session ended. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/{lang}/authorize/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Production: the login page of the current session */
-        get: {
-            parameters: {
-                query?: {
-                    retry?: "failed" | "locked";
-                    until?: string;
-                };
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The login page. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is past this step. */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A malformed form. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The CSRF token is missing or wrong. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is not at this step (a replayed form, or a request already completed). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description No session: the cookie is missing, unknown or the session ended. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        put?: never;
-        /**
-         * Production: identifier and password (first factor)
-         * @description Always continues to the one-time code, right password or not, so that a failure never tells which element was wrong (RTS art. 4(3)(a)).
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": {
-                        /** @description The token of the page’s form. */
-                        csrf_token?: string;
-                        username?: string;
-                        password?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description To the one-time code page. */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A malformed form. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The CSRF token is missing or wrong. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is not at this step (a replayed form, or a request already completed). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description No session: the cookie is missing, unknown or the session ended. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/{lang}/authorize/otp": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Production: the one-time code page */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The one-time code page. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is past this step. */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A malformed form. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The CSRF token is missing or wrong. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is not at this step (a replayed form, or a request already completed). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description No session: the cookie is missing, unknown or the session ended. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        put?: never;
-        /**
-         * Production: the TOTP code (second factor)
-         * @description Both factors right: on to the consent. Otherwise back to the login page with one message for every failure; 5 consecutive failures block the PSU (RTS art. 4(3)(b)).
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/x-www-form-urlencoded": {
-                        /** @description The token of the page’s form. */
-                        csrf_token?: string;
-                        otp?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description To the consent page, or back to the login page. */
-                303: {
-                    headers: {
-                        /** @description Where the browser goes next */
-                        Location: string;
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description A malformed form. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The CSRF token is missing or wrong. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is not at this step (a replayed form, or a request already completed). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description No session: the cookie is missing, unknown or the session ended. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/{lang}/authorize/consent": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Production: the consent page, after SCA */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    lang: "fr" | "en";
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The consent page with account selection. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description A malformed form. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The CSRF token is missing or wrong. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description The session is not at this step (a replayed form, or a request already completed). */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-                /** @description No session: the cookie is missing, unknown or the session ended. */
-                410: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/html": string;
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/assets/psu.css": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The stylesheet of the PSU pages */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description CSS */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/css": string;
-                    };
-                };
-            };
-        };
+        get: operations["authorizeInLanguage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1164,62 +173,7 @@ export interface paths {
             cookie?: never;
         };
         /** Authorization server metadata (RFC 8414) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The metadata document. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        /**
-                         * @example {
-                         *       "issuer": "https://localhost:8443",
-                         *       "jwks_uri": "https://localhost:8443/jwks",
-                         *       "service_documentation": "https://localhost:8443/docs",
-                         *       "scopes_supported": [
-                         *         "aisp",
-                         *         "extended_transaction_history",
-                         *         "cbpii",
-                         *         "pisp"
-                         *       ],
-                         *       "response_types_supported": [
-                         *         "code"
-                         *       ],
-                         *       "response_modes_supported": [
-                         *         "query"
-                         *       ],
-                         *       "grant_types_supported": [
-                         *         "authorization_code",
-                         *         "refresh_token",
-                         *         "client_credentials"
-                         *       ],
-                         *       "token_endpoint_auth_methods_supported": [
-                         *         "tls_client_auth"
-                         *       ],
-                         *       "tls_client_certificate_bound_access_tokens": true,
-                         *       "code_challenge_methods_supported": [
-                         *         "S256"
-                         *       ],
-                         *       "authorization_response_iss_parameter_supported": true,
-                         *       "ui_locales_supported": [
-                         *         "fr",
-                         *         "en"
-                         *       ]
-                         *     }
-                         */
-                        "application/json": components["schemas"]["AuthorizationServerMetadata"];
-                    };
-                };
-            };
-        };
+        get: operations["getAuthorizationServerMetadata"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1239,26 +193,7 @@ export interface paths {
          * Public signing keys (JWK Set)
          * @description The keys that verify access tokens. Several keys may be published during a rotation; resource servers select by `kid`.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The JWK Set; public members only. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/jwk-set+json": components["schemas"]["JsonWebKeySet"];
-                    };
-                };
-            };
-        };
+        get: operations["getJwks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1275,35 +210,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness and database check */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The server and its database answer. */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Health"];
-                    };
-                };
-                /** @description The database does not answer. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Health"];
-                    };
-                };
-            };
-        };
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1369,12 +276,6 @@ export interface components {
         } & {
             [key: string]: string;
         };
-        /**
-         * @example {
-         *       "error": "invalid_request",
-         *       "error_description": "grant_type: required"
-         *     }
-         */
         OAuthError: {
             /** @description The registered error code (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 6750 §3.1). */
             error: string;
@@ -1402,11 +303,14 @@ export interface components {
             /** @description Default: what the scopes need (authorization_code + refresh_token, client_credentials for pisp). */
             grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
             /** @description `["code"]` with authorization_code. */
-            response_types?: string[];
+            response_types?: "code"[];
             /** @description Space-separated: aisp, extended_transaction_history, cbpii, pisp, within what the certificate roles allow. Default: all of them. */
             scope?: string;
-            /** @description Only `tls_client_auth` (RFC 8705). */
-            token_endpoint_auth_method?: string;
+            /**
+             * @description Only `tls_client_auth` (RFC 8705).
+             * @enum {string}
+             */
+            token_endpoint_auth_method?: "tls_client_auth";
             /** @description Must equal the subject DN of the presented certificate; taken from it when absent. */
             tls_client_auth_subject_dn?: string;
             client_name?: string;
@@ -1440,11 +344,14 @@ export interface components {
             /** @description Default: what the scopes need (authorization_code + refresh_token, client_credentials for pisp). */
             grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
             /** @description `["code"]` with authorization_code. */
-            response_types?: string[];
+            response_types?: "code"[];
             /** @description Space-separated: aisp, extended_transaction_history, cbpii, pisp, within what the certificate roles allow. Default: all of them. */
             scope?: string;
-            /** @description Only `tls_client_auth` (RFC 8705). */
-            token_endpoint_auth_method?: string;
+            /**
+             * @description Only `tls_client_auth` (RFC 8705).
+             * @enum {string}
+             */
+            token_endpoint_auth_method?: "tls_client_auth";
             /** @description Must equal the subject DN of the presented certificate; taken from it when absent. */
             tls_client_auth_subject_dn?: string;
             client_name?: string;
@@ -1500,10 +407,11 @@ export interface components {
          */
         TokenRequest: {
             /**
-             * @description `authorization_code`, `refresh_token` or `client_credentials`. Required.
+             * @description Required.
              * @example authorization_code
+             * @enum {string}
              */
-            grant_type?: string;
+            grant_type?: "authorization_code" | "refresh_token" | "client_credentials";
             /** @description Required (tls_client_auth): a client registered with the subject DN of the presented certificate. */
             client_id?: string;
             /** @description authorization_code: the code from the redirect. */
@@ -1528,8 +436,11 @@ export interface components {
         RevocationRequest: {
             /** @description The access token or refresh token. Required. */
             token?: string;
-            /** @description `access_token` or `refresh_token`; not needed (the server tells them apart) and ignored. */
-            token_type_hint?: string;
+            /**
+             * @description Not needed (the server tells the tokens apart) and ignored.
+             * @enum {string}
+             */
+            token_type_hint?: "access_token" | "refresh_token";
             /** @description Required (tls_client_auth). */
             client_id?: string;
         } & {
@@ -1586,8 +497,11 @@ export interface components {
         IntrospectionRequest: {
             /** @description The access token. Required. */
             token?: string;
-            /** @description Ignored: only access tokens are introspected. */
-            token_type_hint?: string;
+            /**
+             * @description Ignored: only access tokens are introspected.
+             * @enum {string}
+             */
+            token_type_hint?: "access_token" | "refresh_token";
         } & {
             [key: string]: string;
         };
@@ -1604,8 +518,11 @@ export interface components {
         PushedAuthorizationRequest: {
             /** @description The client the presented QWAC is registered for. */
             client_id?: string;
-            /** @example code */
-            response_type?: string;
+            /**
+             * @example code
+             * @enum {string}
+             */
+            response_type?: "code";
             /** @example https://tpp.example/cb */
             redirect_uri?: string;
             /** @example aisp extended_transaction_history */
@@ -1613,8 +530,11 @@ export interface components {
             state?: string;
             /** @example E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM */
             code_challenge?: string;
-            /** @example S256 */
-            code_challenge_method?: string;
+            /**
+             * @example S256
+             * @enum {string}
+             */
+            code_challenge_method?: "S256";
             /** @description Refused: a pushed request cannot name another (RFC 9126 §2.1). */
             request_uri?: string;
         };
@@ -1667,4 +587,997 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    registerClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientMetadata"];
+            };
+        };
+        responses: {
+            /** @description The client is registered; keep the registration_access_token. */
+            201: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientInformation"];
+                };
+            };
+            /** @description invalid_client_metadata or invalid_redirect_uri, naming the field and the reason */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client_metadata",
+                     *       "error_description": "client_id: issued by the server, must not be sent"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: no acceptable QWAC; the description says which check failed */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example mTLS realm="psd2-oauth", error="invalid_client", error_description="client certificate rejected: no client certificate was presented"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "client certificate rejected: no client certificate was presented"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    getClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registered metadata. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientInformation"];
+                };
+            };
+            /** @description invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Bearer realm="psd2-oauth", error="invalid_token", error_description="the registration access token is missing, invalid or not for this client"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_token",
+                     *       "error_description": "the registration access token is missing, invalid or not for this client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description access_denied: the certificate is of another organization */
+            403: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "access_denied",
+                     *       "error_description": "the client certificate belongs to another organization than the client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    updateClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientUpdate"];
+            };
+        };
+        responses: {
+            /** @description The new metadata and a new registration_access_token. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientInformation"];
+                };
+            };
+            /** @description invalid_client_metadata or invalid_redirect_uri */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client_metadata",
+                     *       "error_description": "client_id: must be present and equal the client being updated"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Bearer realm="psd2-oauth", error="invalid_token", error_description="the registration access token is missing, invalid or not for this client"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_token",
+                     *       "error_description": "the registration access token is missing, invalid or not for this client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description access_denied: the certificate is of another organization */
+            403: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "access_denied",
+                     *       "error_description": "the client certificate belongs to another organization than the client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    deleteClient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Bearer realm="psd2-oauth", error="invalid_token", error_description="the registration access token is missing, invalid or not for this client"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_token",
+                     *       "error_description": "the registration access token is missing, invalid or not for this client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description access_denied: the certificate is of another organization */
+            403: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "access_denied",
+                     *       "error_description": "the client certificate belongs to another organization than the client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    requestToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The tokens. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description invalid_request (missing or repeated parameter, not a form body), invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2) */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "grant_type: required"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate and organisation; with WWW-Authenticate */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example mTLS realm="psd2-oauth", error="invalid_client", error_description="client certificate rejected: no client certificate was presented"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "client certificate rejected: no client certificate was presented"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["RevocationRequest"];
+            };
+        };
+        responses: {
+            /** @description Revoked, or nothing to revoke. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_request: token missing or repeated, not a form body, or the token belongs to another client */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "token: required"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate; with WWW-Authenticate */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example mTLS realm="psd2-oauth", error="invalid_client", error_description="the client_id is unknown or is not registered for the presented certificate"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "the client_id is unknown or is not registered for the presented certificate"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    introspectToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["IntrospectionRequest"];
+            };
+        };
+        responses: {
+            /** @description The token’s state. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntrospectionResponse"];
+                };
+            };
+            /** @description invalid_request: token missing or repeated, or not a form body */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "token: required"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="resource server authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "resource server authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    pushAuthorizationRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["PushedAuthorizationRequest"];
+            };
+        };
+        responses: {
+            /** @description Stored. */
+            201: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushedAuthorizationResponse"];
+                };
+            };
+            /** @description invalid_request (a missing, repeated or wrong parameter, PKCE missing or not S256, unregistered redirect_uri), invalid_scope, unauthorized_client */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the redirect_uri is not registered for this client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: no acceptable QWAC, or the certificate is not the one registered for client_id */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example mTLS realm="psd2-oauth", error="invalid_client", error_description="client certificate rejected: no client certificate was presented"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "client certificate rejected: no client certificate was presented"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    authorize: {
+        parameters: {
+            query?: {
+                /** @description `code` */
+                response_type?: string;
+                /** @description Required. */
+                client_id?: string;
+                /** @description Required; one of the registered redirect URIs, exactly. */
+                redirect_uri?: string;
+                /** @description `aisp`, `aisp extended_transaction_history` or `cbpii`, within the client’s scopes. */
+                scope?: string;
+                /** @description Echoed byte for byte in the redirect. */
+                state?: string;
+                /** @description Required: BASE64URL(SHA-256(code_verifier)). */
+                code_challenge?: string;
+                /** @description Required: `S256` (`plain` is refused). */
+                code_challenge_method?: string;
+                /** @description Instead of the other parameters: a `request_uri` from `/par` (with client_id). */
+                request_uri?: string;
+                /** @description `fr` or `en` (on `/authorize` only). */
+                ui_locales?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sandbox page (sandbox mode) or the login page (production mode). */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An error after the client and redirect URI are established: the redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207). */
+            303: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error page in the PSU’s language, never a redirect: unknown client, missing or unregistered redirect URI, bad request_uri. */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    authorizeInLanguage: {
+        parameters: {
+            query?: {
+                /** @description `code` */
+                response_type?: string;
+                /** @description Required. */
+                client_id?: string;
+                /** @description Required; one of the registered redirect URIs, exactly. */
+                redirect_uri?: string;
+                /** @description `aisp`, `aisp extended_transaction_history` or `cbpii`, within the client’s scopes. */
+                scope?: string;
+                /** @description Echoed byte for byte in the redirect. */
+                state?: string;
+                /** @description Required: BASE64URL(SHA-256(code_verifier)). */
+                code_challenge?: string;
+                /** @description Required: `S256` (`plain` is refused). */
+                code_challenge_method?: string;
+                /** @description Instead of the other parameters: a `request_uri` from `/par` (with client_id). */
+                request_uri?: string;
+                /** @description `fr` or `en` (on `/authorize` only). */
+                ui_locales?: string;
+            };
+            header?: never;
+            path: {
+                lang: "fr" | "en";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sandbox page (sandbox mode) or the login page (production mode). */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An error after the client and redirect URI are established: the redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207). */
+            303: {
+                headers: {
+                    /** @description Where the browser goes next */
+                    Location?: string;
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error page in the PSU’s language, never a redirect: unknown client, missing or unregistered redirect URI, bad request_uri. */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getAuthorizationServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata document. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example public, max-age=300
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "issuer": "https://localhost:8443",
+                     *       "jwks_uri": "https://localhost:8443/jwks",
+                     *       "service_documentation": "https://localhost:8443/docs",
+                     *       "scopes_supported": [
+                     *         "aisp",
+                     *         "extended_transaction_history",
+                     *         "cbpii",
+                     *         "pisp"
+                     *       ],
+                     *       "response_types_supported": [
+                     *         "code"
+                     *       ],
+                     *       "response_modes_supported": [
+                     *         "query"
+                     *       ],
+                     *       "grant_types_supported": [
+                     *         "authorization_code",
+                     *         "refresh_token",
+                     *         "client_credentials"
+                     *       ],
+                     *       "token_endpoint_auth_methods_supported": [
+                     *         "tls_client_auth"
+                     *       ],
+                     *       "tls_client_certificate_bound_access_tokens": true,
+                     *       "code_challenge_methods_supported": [
+                     *         "S256"
+                     *       ],
+                     *       "authorization_response_iss_parameter_supported": true,
+                     *       "ui_locales_supported": [
+                     *         "fr",
+                     *         "en"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
+                };
+            };
+        };
+    };
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JWK Set; public members only. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example public, max-age=300
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/jwk-set+json": components["schemas"]["JsonWebKeySet"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server and its database answer. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description The database does not answer. */
+            503: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+}

@@ -66,8 +66,11 @@ export interface AppDeps {
 export const OPENAPI_INFO = {
   title: 'psd2-oauth',
   version: pkg.version,
-  description:
+  description: [
     'OAuth 2 authorization server for PSD2 APIs (STET). TPPs authenticate with mutual TLS using their eIDAS QWAC (`tls_client_auth`, RFC 8705).',
+    '',
+    '**Trying operations from this page:** the operations secured by `mutualTLS` (registration, token, revocation, PAR) need a client certificate in the TLS handshake. A browser presents one only if a certificate is installed in it and the server asks for it, so "Try it out" answers `401 invalid_client` (no client certificate was presented) otherwise. Use the SDK (`@psd2-oauth/sdk`), curl with `--cert`/`--key`, or any HTTP client configured with the QWAC.',
+  ].join('\n'),
   license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
 };
 
@@ -130,20 +133,25 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   mountHealth(app, deps.stores.health);
   mountDocs(app);
 
-  app.doc31('/openapi.json', (c) => openApiConfig(new URL(c.req.url).origin));
+  // The one public URL is the issuer's (RFC 8414): never the Host header a request happened to carry.
+  app.doc31('/openapi.json', () => openApiConfig(deps.issuer));
   return app;
 }
 
-export function openApiConfig(serverUrl: string) {
+export function openApiConfig(issuer: string) {
   return {
     openapi: '3.1.0',
     info: OPENAPI_INFO,
-    servers: [{ url: serverUrl }],
+    servers: [{ url: issuer, description: 'The issuer (ISSUER)' }],
     tags: [
       { name: 'Client registration', description: 'RFC 7591 and RFC 7592, over mutual TLS with a QWAC' },
       { name: 'Tokens', description: 'Token (RFC 6749), revocation (RFC 7009) and introspection (RFC 7662)' },
       { name: 'Authorization', description: 'Pushed authorization requests (RFC 9126), over mutual TLS' },
-      { name: 'PSU pages', description: 'The authorization endpoint and the HTML pages where the PSU grants access' },
+      {
+        name: 'PSU pages',
+        description:
+          'The authorization endpoint, where a TPP sends the PSU’s browser. It answers HTML pages and redirects, not JSON; the pages behind it (login, one-time code, consent) are for browsers and not part of this API.',
+      },
       { name: 'Discovery', description: 'Metadata and keys' },
       { name: 'Operations', description: 'Health' },
     ],

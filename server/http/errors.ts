@@ -21,9 +21,8 @@ export function errorBody(error: OAuthError): { error: OAuthErrorCode; error_des
   return { error: error.code, error_description: sanitizeDescription(error.description) };
 }
 
-export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
-  c.set('errorCode', error.code);
-  if (error.detail) c.set('errorDetail', error.detail);
+/** The headers of an error answer; the OpenAPI document's error examples are built with it too. */
+export function errorHeaders(error: OAuthError): Record<string, string> {
   const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
   if (error.status === 401 || error.challenge) {
     const scheme = error.challenge ?? 'mTLS';
@@ -32,7 +31,13 @@ export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
     headers['WWW-Authenticate'] =
       `${scheme} realm="psd2-oauth", error="${error.code}", error_description="${description}"`;
   }
-  return c.json(errorBody(error), error.status as ContentfulStatusCode, headers);
+  return headers;
+}
+
+export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
+  c.set('errorCode', error.code);
+  if (error.detail) c.set('errorDetail', error.detail);
+  return c.json(errorBody(error), error.status as ContentfulStatusCode, errorHeaders(error));
 }
 
 /** Describes a zod failure as `field: reason` lines a caller can act on. */

@@ -32,7 +32,7 @@ export async function readForm(c: Context<AppEnv>): Promise<Record<string, strin
  * through a Response and FormData: a fifth of the token endpoint's CPU per request.
  */
 export function mountFormRoute(app: OpenAPIHono<AppEnv>, route: RouteConfig, handler: Handler<AppEnv>): void {
-  app.openAPIRegistry.registerPath(route);
+  if (!route.hide) app.openAPIRegistry.registerPath(route);
   app.on(route.method.toUpperCase(), route.path, handler);
 }
 

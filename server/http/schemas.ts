@@ -1,5 +1,8 @@
-// Shared zod schemas that are also OpenAPI components.
+// Shared zod schemas that are also OpenAPI components, and the response helpers every route uses
+// (the conventions are in docs/OPENAPI.md).
 import { z } from '@hono/zod-openapi';
+import type { OAuthError } from '../protocol/errors.ts';
+import { errorBody, errorHeaders } from './errors.ts';
 
 export const OAuthErrorBody = z
   .object({
@@ -11,15 +14,61 @@ export const OAuthErrorBody = z
       .optional()
       .openapi({ description: 'Human-readable explanation; ASCII without `"` or `\\` (RFC 6749 §5.2).' }),
   })
-  .openapi('OAuthError', { example: { error: 'invalid_request', error_description: 'grant_type: required' } });
+  .openapi('OAuthError');
 
-export function errorResponses<const S extends number>(statuses: Record<S, string>) {
+const HEADER_DESCRIPTIONS: Record<string, string> = {
+  'Cache-Control':
+    'Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).',
+  Pragma: '`no-cache`, for HTTP/1.0 caches.',
+  'WWW-Authenticate': 'The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).',
+};
+
+/** Response headers for the OpenAPI document, each with the value the server sends as example. */
+export function responseHeaders(headers: Record<string, string>) {
+  const out: Record<string, { description: string; schema: { type: 'string' }; example: string }> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    out[name] = { description: HEADER_DESCRIPTIONS[name] ?? name, schema: { type: 'string' }, example: value };
+  }
+  return out;
+}
+
+/** The `Cache-Control: no-store` and `Pragma: no-cache` headers of an answer carrying credentials. */
+export const noStoreHeaders = responseHeaders({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+
+export interface ErrorResponse {
+  /** Every error code this status can carry on this operation, and when. */
+  description: string;
+  /**
+   * One error the server really answers with this status on this operation: its body and headers
+   * become the example (test/openapi/error-examples.test.ts sends the request that produces it).
+   */
+  example: OAuthError;
+}
+
+/**
+ * The error responses of an operation: the OAuthError body, its headers (Cache-Control, Pragma,
+ * and WWW-Authenticate on 401) and one example built by the same code that builds the answer.
+ * An example whose code belongs to another status is a mistake caught when the route is defined.
+ */
+export function errorResponses<const S extends number>(statuses: Record<S, ErrorResponse>) {
   const out = {} as Record<
     S,
-    { description: string; content: { 'application/json': { schema: typeof OAuthErrorBody } } }
+    {
+      description: string;
+      headers: ReturnType<typeof responseHeaders>;
+      content: { 'application/json': { schema: typeof OAuthErrorBody; example: ReturnType<typeof errorBody> } };
+    }
   >;
-  for (const [status, description] of Object.entries(statuses) as [string, string][]) {
-    out[Number(status) as S] = { description, content: { 'application/json': { schema: OAuthErrorBody } } };
+  for (const [key, spec] of Object.entries(statuses) as [string, ErrorResponse][]) {
+    const status = Number(key);
+    if (spec.example.status !== status) {
+      throw new Error(`error example ${spec.example.code} answers ${spec.example.status}, declared under ${status}`);
+    }
+    out[status as S] = {
+      description: spec.description,
+      headers: responseHeaders(errorHeaders(spec.example)),
+      content: { 'application/json': { schema: OAuthErrorBody, example: errorBody(spec.example) } },
+    };
   }
   return out;
 }

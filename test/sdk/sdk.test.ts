@@ -22,7 +22,7 @@ describe('the TPP SDK against the real server', () => {
   });
 
   test('registers, reads, updates (with token rotation) and deletes a client', async () => {
-    const client = await tpp.register({ redirect_uris: [REDIRECT], scope: 'aisp', 'client_name#fr': 'Acme FR' });
+    const client = await tpp.registerClient({ redirect_uris: [REDIRECT], scope: 'aisp', 'client_name#fr': 'Acme FR' });
     assert.equal(client.scope, 'aisp');
     assert.equal(client['client_name#fr'], 'Acme FR');
     const rat = client.registration_access_token ?? '';
@@ -43,7 +43,7 @@ describe('the TPP SDK against the real server', () => {
   });
 
   test('throws a typed OAuthError for invalid metadata', async () => {
-    await assert.rejects(tpp.register({ redirect_uris: ['http://tpp.example/cb'], scope: 'aisp' }), (err) => {
+    await assert.rejects(tpp.registerClient({ redirect_uris: ['http://tpp.example/cb'], scope: 'aisp' }), (err) => {
       assert.ok(err instanceof OAuthError);
       assert.equal(err.status, 400);
       assert.equal(err.error, 'invalid_redirect_uri');
@@ -53,7 +53,7 @@ describe('the TPP SDK against the real server', () => {
   });
 
   test('authorization code flow: URL with PKCE, sandbox consent, exchange, refresh, revoke', async () => {
-    const client = await tpp.register({ redirect_uris: [REDIRECT], scope: 'aisp extended_transaction_history' });
+    const client = await tpp.registerClient({ redirect_uris: [REDIRECT], scope: 'aisp extended_transaction_history' });
     const { url, state, codeVerifier } = await tpp.authorizationUrl({
       clientId: client.client_id,
       redirectUri: REDIRECT,
@@ -74,7 +74,11 @@ describe('the TPP SDK against the real server', () => {
 
     const refreshed = await tpp.refresh({ clientId: client.client_id, refreshToken: tokens.refresh_token ?? '' });
     assert.equal(refreshed.scope, 'aisp', 'a refresh never carries extended_transaction_history');
-    await tpp.revoke({ clientId: client.client_id, token: tokens.refresh_token ?? '', tokenTypeHint: 'refresh_token' });
+    await tpp.revokeToken({
+      clientId: client.client_id,
+      token: tokens.refresh_token ?? '',
+      tokenTypeHint: 'refresh_token',
+    });
     await assert.rejects(
       tpp.refresh({ clientId: client.client_id, refreshToken: tokens.refresh_token ?? '' }),
       (err) => err instanceof OAuthError && err.error === 'invalid_grant',
@@ -87,7 +91,7 @@ describe('the TPP SDK against the real server', () => {
   });
 
   test('pushed authorization request, then a refused consent', async () => {
-    const client = await tpp.register({ redirect_uris: [REDIRECT], scope: 'aisp' });
+    const client = await tpp.registerClient({ redirect_uris: [REDIRECT], scope: 'aisp' });
     const pushed = await tpp.pushAuthorizationRequest({
       clientId: client.client_id,
       redirectUri: REDIRECT,
@@ -101,11 +105,11 @@ describe('the TPP SDK against the real server', () => {
   });
 
   test('client credentials for a PISP, and revocation of the access token', async () => {
-    const client = await tpp.register({ scope: 'pisp' });
+    const client = await tpp.registerClient({ scope: 'pisp' });
     const tokens = await tpp.clientCredentials({ clientId: client.client_id });
     assert.equal(tokens.scope, 'pisp');
     assert.equal(tokens.refresh_token, undefined);
-    await tpp.revoke({ clientId: client.client_id, token: tokens.access_token });
+    await tpp.revokeToken({ clientId: client.client_id, token: tokens.access_token });
     await assert.rejects(
       tpp.clientCredentials({ clientId: 'no-such-client' }),
       (err) => err instanceof OAuthError && err.error === 'invalid_client' && err.status === 401,

@@ -5,17 +5,17 @@ import { createTppClient } from '../../sdk/index.ts';
 export async function invalidCalls(): Promise<void> {
   const tpp = createTppClient({ baseUrl: 'https://localhost:8443', cert: '', key: '' });
   // @ts-expect-error a typo in a scope
-  await tpp.register({ scope: 'aisp extended_transation_history' });
+  await tpp.registerClient({ scope: 'aisp extended_transation_history' });
   // @ts-expect-error scopes out of order or unknown
-  await tpp.register({ scope: 'payments' });
+  await tpp.registerClient({ scope: 'payments' });
   // @ts-expect-error redirect_uris is a list of strings
-  await tpp.register({ redirect_uris: 'https://tpp.example/cb' });
+  await tpp.registerClient({ redirect_uris: 'https://tpp.example/cb' });
   // @ts-expect-error client_name is a string
-  await tpp.register({ client_name: 42 });
+  await tpp.registerClient({ client_name: 42 });
   // @ts-expect-error a grant type the server does not support
-  await tpp.register({ grant_types: ['password'] });
+  await tpp.registerClient({ grant_types: ['password'] });
   // @ts-expect-error a localised field must be a string
-  await tpp.register({ 'client_name#fr': ['Acme'] });
+  await tpp.registerClient({ 'client_name#fr': ['Acme'] });
   // @ts-expect-error the redirect URI is required for an authorization request
   await tpp.authorizationUrl({ clientId: 'c', scope: 'aisp' });
   // @ts-expect-error pisp is never asked of the PSU through this URL
@@ -29,5 +29,5 @@ export async function invalidCalls(): Promise<void> {
   // @ts-expect-error client_credentials takes no scope: it is always pisp
   await tpp.clientCredentials({ clientId: 'c', scope: 'aisp' });
   // @ts-expect-error an unknown token type hint
-  await tpp.revoke({ clientId: 'c', token: 't', tokenTypeHint: 'id_token' });
+  await tpp.revokeToken({ clientId: 'c', token: 't', tokenTypeHint: 'id_token' });
 }

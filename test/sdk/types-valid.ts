@@ -12,9 +12,9 @@ export async function validCalls(): Promise<void> {
     grant_types: ['authorization_code', 'refresh_token'],
     contacts: ['psd2@tpp.example'],
   };
-  const client = await tpp.register(metadata);
-  await tpp.register({ scope: 'pisp' });
-  await tpp.register({ redirect_uris: ['https://tpp.example/cb'], scope: 'aisp cbpii pisp' });
+  const client = await tpp.registerClient(metadata);
+  await tpp.registerClient({ scope: 'pisp' });
+  await tpp.registerClient({ redirect_uris: ['https://tpp.example/cb'], scope: 'aisp cbpii pisp' });
   const read = await tpp.getClient(client.client_id, client.registration_access_token ?? '');
   const name: string | undefined = read['client_name#fr'];
   await tpp.updateClient(client.client_id, 'rat', { redirect_uris: ['https://tpp.example/cb'], scope: 'aisp' });
@@ -33,7 +33,7 @@ export async function validCalls(): Promise<void> {
   });
   await tpp.refresh({ clientId: client.client_id, refreshToken: tokens.refresh_token ?? '', scope: 'aisp' });
   await tpp.clientCredentials({ clientId: client.client_id });
-  await tpp.revoke({ clientId: client.client_id, token: tokens.access_token, tokenTypeHint: 'access_token' });
+  await tpp.revokeToken({ clientId: client.client_id, token: tokens.access_token, tokenTypeHint: 'access_token' });
   await tpp.deleteClient(client.client_id, 'rat');
   try {
     await tpp.clientCredentials({ clientId: 'x' });

@@ -34,6 +34,7 @@ import type {
 import type { ClientStore } from '../../protocol/registration/ports.ts';
 import { randomSecret, secretDigest } from '../../protocol/secrets.ts';
 import type { AppEnv } from '../env.ts';
+import { responseHeaders } from '../schemas.ts';
 
 export interface AuthorizationRouteDeps {
   issuer: string;
@@ -50,14 +51,20 @@ export interface AuthorizationRouteDeps {
 }
 
 const COOKIE = 'psu_session';
+// The authorization endpoint is an operation of the API (a TPP sends the PSU there); the pages behind
+// it are HTML for the PSU's browser, defined here with `hide: true` and left out of the document.
 const TAG = 'PSU pages';
 const html = (description: string) => ({
   description,
+  headers: responseHeaders({ 'Cache-Control': 'no-store' }),
   content: { 'text/html': { schema: z.string().openapi({ description: 'An HTML page' }) } },
 });
 const seeOther = (description: string) => ({
   description,
-  headers: z.object({ Location: z.string().openapi({ description: 'Where the browser goes next' }) }),
+  headers: {
+    Location: { description: 'Where the browser goes next', schema: { type: 'string' as const } },
+    ...responseHeaders({ 'Cache-Control': 'no-store' }),
+  },
 });
 
 const LangParam = z.object({
@@ -102,6 +109,8 @@ export const authorizeRoute = createRoute({
   path: '/authorize',
   tags: [TAG],
   summary: 'Authorization endpoint, language negotiated',
+  operationId: 'authorize',
+  security: [],
   description: `${AUTHORIZE_DESCRIPTION} The language comes from ui_locales, then Accept-Language, then French.`,
   request: { query: AuthorizeQuery },
   responses: authorizeResponses,
@@ -112,6 +121,8 @@ export const localizedAuthorizeRoute = createRoute({
   path: '/{lang}/authorize',
   tags: [TAG],
   summary: 'Authorization endpoint in French or English',
+  operationId: 'authorizeInLanguage',
+  security: [],
   description: AUTHORIZE_DESCRIPTION,
   request: { params: LangParam, query: AuthorizeQuery },
   responses: authorizeResponses,
@@ -130,6 +141,7 @@ const formBody = <T extends z.ZodRawShape>(shape: T) => ({
 });
 
 export const decisionRoute = createRoute({
+  hide: true,
   method: 'post',
   path: '/{lang}/authorize/decision',
   tags: [TAG],
@@ -155,6 +167,7 @@ export const decisionRoute = createRoute({
 });
 
 export const loginFormRoute = createRoute({
+  hide: true,
   method: 'get',
   path: '/{lang}/authorize/login',
   tags: [TAG],
@@ -167,6 +180,7 @@ export const loginFormRoute = createRoute({
 });
 
 export const loginRoute = createRoute({
+  hide: true,
   method: 'post',
   path: '/{lang}/authorize/login',
   tags: [TAG],
@@ -178,6 +192,7 @@ export const loginRoute = createRoute({
 });
 
 export const otpFormRoute = createRoute({
+  hide: true,
   method: 'get',
   path: '/{lang}/authorize/otp',
   tags: [TAG],
@@ -191,6 +206,7 @@ export const otpFormRoute = createRoute({
 });
 
 export const otpRoute = createRoute({
+  hide: true,
   method: 'post',
   path: '/{lang}/authorize/otp',
   tags: [TAG],
@@ -202,6 +218,7 @@ export const otpRoute = createRoute({
 });
 
 export const consentFormRoute = createRoute({
+  hide: true,
   method: 'get',
   path: '/{lang}/authorize/consent',
   tags: [TAG],
@@ -211,6 +228,7 @@ export const consentFormRoute = createRoute({
 });
 
 export const stylesheetRoute = createRoute({
+  hide: true,
   method: 'get',
   path: '/assets/psu.css',
   tags: [TAG],

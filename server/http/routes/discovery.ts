@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authorizationServerMetadata, type EndpointPaths } from '../../protocol/metadata.ts';
 import type { SigningKeySet } from '../../protocol/signing-keys.ts';
 import type { AppEnv } from '../env.ts';
+import { responseHeaders } from '../schemas.ts';
 
 const Metadata = z
   .object({
@@ -49,9 +50,12 @@ export const metadataRoute = createRoute({
   path: '/.well-known/oauth-authorization-server',
   tags: ['Discovery'],
   summary: 'Authorization server metadata (RFC 8414)',
+  operationId: 'getAuthorizationServerMetadata',
+  security: [],
   responses: {
     200: {
       description: 'The metadata document.',
+      headers: responseHeaders({ 'Cache-Control': 'public, max-age=300' }),
       content: {
         'application/json': {
           schema: Metadata,
@@ -80,11 +84,14 @@ export const jwksRoute = createRoute({
   path: '/jwks',
   tags: ['Discovery'],
   summary: 'Public signing keys (JWK Set)',
+  operationId: 'getJwks',
+  security: [],
   description:
     'The keys that verify access tokens. Several keys may be published during a rotation; resource servers select by `kid`.',
   responses: {
     200: {
       description: 'The JWK Set; public members only.',
+      headers: responseHeaders({ 'Cache-Control': 'public, max-age=300' }),
       content: { 'application/jwk-set+json': { schema: JwkSet } },
     },
   },

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { HealthProbe } from '../../protocol/operations/ports.ts';
 import type { AppEnv } from '../env.ts';
+import { responseHeaders } from '../schemas.ts';
 
 const Health = z.object({ status: z.enum(['ok', 'unavailable']) }).openapi('Health');
 
@@ -9,9 +10,19 @@ export const healthRoute = createRoute({
   path: '/health',
   tags: ['Operations'],
   summary: 'Liveness and database check',
+  operationId: 'getHealth',
+  security: [],
   responses: {
-    200: { description: 'The server and its database answer.', content: { 'application/json': { schema: Health } } },
-    503: { description: 'The database does not answer.', content: { 'application/json': { schema: Health } } },
+    200: {
+      description: 'The server and its database answer.',
+      headers: responseHeaders({ 'Cache-Control': 'no-store' }),
+      content: { 'application/json': { schema: Health } },
+    },
+    503: {
+      description: 'The database does not answer.',
+      headers: responseHeaders({ 'Cache-Control': 'no-store' }),
+      content: { 'application/json': { schema: Health } },
+    },
   },
 });
 

@@ -1,16 +1,23 @@
 // Token introspection (RFC 7662) for the bank's resource servers, with HTTP Basic credentials
 // (RFC 6749 §2.3.1) from `psd2-oauth resource-server add`. TPPs cannot introspect.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { OAuthError } from '../../protocol/errors.ts';
 import { authenticateResourceServer, type IntrospectionDeps, introspect } from '../../protocol/introspection.ts';
 import type { ResourceServerStore } from '../../protocol/token/ports.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreJson, readForm } from '../form.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, noStoreHeaders } from '../schemas.ts';
 
 const IntrospectionRequest = z
   .object({
     token: z.string().openapi({ description: 'The access token. Required.' }),
-    token_type_hint: z.string().optional().openapi({ description: 'Ignored: only access tokens are introspected.' }),
+    token_type_hint: z
+      .string()
+      .optional()
+      .openapi({
+        description: 'Ignored: only access tokens are introspected.',
+        enum: ['access_token', 'refresh_token'],
+      }),
   })
   .partial()
   .catchall(z.string())
@@ -62,6 +69,7 @@ export const introspectionRoute = createRoute({
   summary: 'Introspect an access token (RFC 7662)',
   description:
     'For the bank’s resource servers, authenticated with HTTP Basic (`client_secret_basic`). Sees a revocation at once, unlike local validation with `/jwks`.',
+  operationId: 'introspectToken',
   security: [{ resourceServerBasic: [] }],
   request: {
     body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: IntrospectionRequest } } },
@@ -69,11 +77,18 @@ export const introspectionRoute = createRoute({
   responses: {
     200: {
       description: 'The token’s state.',
+      headers: noStoreHeaders,
       content: { 'application/json': { schema: IntrospectionResponseSchema } },
     },
     ...errorResponses({
-      400: 'invalid_request: token missing or repeated, or not a form body',
-      401: 'invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic',
+      400: {
+        description: 'invalid_request: token missing or repeated, or not a form body',
+        example: new OAuthError('invalid_request', 'token: required'),
+      },
+      401: {
+        description: 'invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic',
+        example: new OAuthError('invalid_client', 'resource server authentication failed', { challenge: 'Basic' }),
+      },
     }),
   },
 });

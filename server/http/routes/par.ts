@@ -9,17 +9,17 @@ import type { PushedRequestStore } from '../../protocol/psu/ports.ts';
 import type { ClientStore } from '../../protocol/registration/ports.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint } from '../form.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, noStoreHeaders } from '../schemas.ts';
 
 const PushedRequest = z
   .object({
     client_id: z.string().openapi({ description: 'The client the presented QWAC is registered for.' }),
-    response_type: z.string().openapi({ example: 'code' }),
+    response_type: z.string().openapi({ enum: ['code'], example: 'code' }),
     redirect_uri: z.string().openapi({ example: 'https://tpp.example/cb' }),
     scope: z.string().openapi({ example: 'aisp extended_transaction_history' }),
     state: z.string().optional(),
     code_challenge: z.string().openapi({ example: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM' }),
-    code_challenge_method: z.string().openapi({ example: 'S256' }),
+    code_challenge_method: z.string().openapi({ enum: ['S256'], example: 'S256' }),
     request_uri: z.string().openapi({ description: 'Refused: a pushed request cannot name another (RFC 9126 §2.1).' }),
   })
   .partial()
@@ -41,25 +41,31 @@ export const parRoute = createRoute({
   summary: 'Push an authorization request (RFC 9126)',
   description:
     'The parameters of an authorization request, checked as /authorize checks them. The `request_uri` is single use, bound to the client, and expires after `expires_in` seconds; send the PSU to `/{lang}/authorize?client_id=…&request_uri=…`.',
+  operationId: 'pushAuthorizationRequest',
   security: [{ mutualTLS: [] }],
   request: {
     body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: PushedRequest } } },
   },
   responses: {
-    201: { description: 'Stored.', content: { 'application/json': { schema: PushedResponse } } },
+    201: {
+      description: 'Stored.',
+      headers: noStoreHeaders,
+      content: { 'application/json': { schema: PushedResponse } },
+    },
     ...errorResponses({
-      400: 'invalid_request (a missing, repeated or wrong parameter, PKCE missing or not S256, unregistered redirect_uri), invalid_scope, unauthorized_client',
-      401: 'invalid_client: no acceptable QWAC, or the certificate is not the one registered for client_id',
+      400: {
+        description:
+          'invalid_request (a missing, repeated or wrong parameter, PKCE missing or not S256, unregistered redirect_uri), invalid_scope, unauthorized_client',
+        example: new OAuthError('invalid_request', 'the redirect_uri is not registered for this client'),
+      },
+      401: {
+        description: 'invalid_client: no acceptable QWAC, or the certificate is not the one registered for client_id',
+        example: new OAuthError('invalid_client', 'client certificate rejected: no client certificate was presented', {
+          challenge: 'mTLS',
+        }),
+      },
     }),
   },
-});
-
-export const parMethodRoute = createRoute({
-  method: 'get',
-  path: '/par',
-  tags: ['Authorization'],
-  summary: 'Only POST is allowed on the PAR endpoint',
-  responses: errorResponses({ 405: 'method_not_allowed, with `Allow: POST`' }),
 });
 
 export function mountPar(
@@ -79,7 +85,8 @@ export function mountPar(
     const pushed = await pushAuthorizationRequest(deps, client.clientId, body, Date.now(), deps.expiresInSeconds);
     return c.json(pushed, 201, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });
-  app.openapi(parMethodRoute, (c) => {
+  // Not an operation of the API: only POST is (RFC 9126 §2).
+  app.get('/par', (c) => {
     c.header('Allow', 'POST');
     throw new OAuthError('method_not_allowed', 'use POST (RFC 9126 §2)');
   });

@@ -12,7 +12,7 @@ import {
 } from '../../protocol/registration.ts';
 import type { AppEnv } from '../env.ts';
 import { validationHook } from '../errors.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, noStoreHeaders } from '../schemas.ts';
 
 const https = z.string().openapi({ format: 'uri' });
 
@@ -27,12 +27,19 @@ const metadataFields = {
     .openapi({
       description: 'Default: what the scopes need (authorization_code + refresh_token, client_credentials for pisp).',
     }),
-  response_types: z.array(z.string()).optional().openapi({ description: '`["code"]` with authorization_code.' }),
+  // Documented enums only: the protocol core names the field and the reason in invalid_client_metadata.
+  response_types: z
+    .array(z.string().openapi({ enum: ['code'] }))
+    .optional()
+    .openapi({ description: '`["code"]` with authorization_code.' }),
   scope: z.string().optional().openapi({
     description:
       'Space-separated: aisp, extended_transaction_history, cbpii, pisp, within what the certificate roles allow. Default: all of them.',
   }),
-  token_endpoint_auth_method: z.string().optional().openapi({ description: 'Only `tls_client_auth` (RFC 8705).' }),
+  token_endpoint_auth_method: z
+    .string()
+    .optional()
+    .openapi({ description: 'Only `tls_client_auth` (RFC 8705).', enum: ['tls_client_auth'] }),
   tls_client_auth_subject_dn: z
     .string()
     .optional()
@@ -125,19 +132,36 @@ const ClientIdParam = z.object({
   client_id: z.string().openapi({ param: { name: 'client_id', in: 'path' }, example: 'tq3Vb2cN9xVhK1xq0yM2lQqB' }),
 });
 
-const BearerHeader = z.object({
-  authorization: z
-    .string()
-    .optional()
-    .openapi({ description: '`Bearer <registration_access_token>`', example: 'Bearer Qm9vZ2xlLW5vdC1h…' }),
-});
+/** RFC 7592 §2: the QWAC in the handshake and the registration access token, both. */
+const MANAGEMENT_SECURITY = [{ mutualTLS: [], registrationAccessToken: [] }];
 
-const certificateError = {
-  401: 'invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist',
-} as const;
+const noCertificate = new OAuthError(
+  'invalid_client',
+  'client certificate rejected: no client certificate was presented',
+  { challenge: 'mTLS' },
+);
+
+const managementErrors = {
+  401: {
+    description:
+      'invalid_client: no acceptable QWAC (the description says which check failed), or invalid_token: the registration access token is missing, wrong, or the client does not exist',
+    example: new OAuthError(
+      'invalid_token',
+      'the registration access token is missing, invalid or not for this client',
+      {
+        challenge: 'Bearer',
+      },
+    ),
+  },
+  403: {
+    description: 'access_denied: the certificate is of another organization',
+    example: new OAuthError('access_denied', 'the client certificate belongs to another organization than the client'),
+  },
+};
 
 const json = (schema: typeof ClientInformationSchema, description: string) => ({
   description,
+  headers: noStoreHeaders,
   content: { 'application/json': { schema } },
 });
 
@@ -148,13 +172,20 @@ export const registerRoute = createRoute({
   summary: 'Register a client (RFC 7591)',
   description:
     'Authenticated by the TPP QWAC over mutual TLS; the scopes and grant types are checked against the PSD2 roles in its QCStatements, and the client is bound to its subject DN and organizationIdentifier.',
+  operationId: 'registerClient',
   security: [{ mutualTLS: [] }],
   request: { body: { required: true, content: { 'application/json': { schema: ClientMetadataRequest } } } },
   responses: {
     201: json(ClientInformationSchema, 'The client is registered; keep the registration_access_token.'),
     ...errorResponses({
-      400: 'invalid_client_metadata or invalid_redirect_uri, naming the field and the reason',
-      401: 'invalid_client: no acceptable QWAC; the description says which check failed',
+      400: {
+        description: 'invalid_client_metadata or invalid_redirect_uri, naming the field and the reason',
+        example: new OAuthError('invalid_client_metadata', 'client_id: issued by the server, must not be sent'),
+      },
+      401: {
+        description: 'invalid_client: no acceptable QWAC; the description says which check failed',
+        example: noCertificate,
+      },
     }),
   },
 });
@@ -164,11 +195,12 @@ export const readClientRoute = createRoute({
   path: '/register/{client_id}',
   tags: ['Client registration'],
   summary: 'Read a client (RFC 7592)',
-  security: [{ mutualTLS: [] }],
-  request: { params: ClientIdParam, headers: BearerHeader },
+  operationId: 'getClient',
+  security: MANAGEMENT_SECURITY,
+  request: { params: ClientIdParam },
   responses: {
     200: json(ClientInformationSchema, 'The registered metadata.'),
-    ...errorResponses({ ...certificateError, 403: 'access_denied: the certificate is of another organization' }),
+    ...errorResponses(managementErrors),
   },
 });
 
@@ -179,18 +211,23 @@ export const updateClientRoute = createRoute({
   summary: 'Replace a client’s metadata (RFC 7592)',
   description:
     'The same rules as registration. The registration access token is rotated: the response carries the new one and the old one stops working. A failed update changes nothing.',
-  security: [{ mutualTLS: [] }],
+  operationId: 'updateClient',
+  security: MANAGEMENT_SECURITY,
   request: {
     params: ClientIdParam,
-    headers: BearerHeader,
     body: { required: true, content: { 'application/json': { schema: ClientUpdateRequest } } },
   },
   responses: {
     200: json(ClientInformationSchema, 'The new metadata and a new registration_access_token.'),
     ...errorResponses({
-      400: 'invalid_client_metadata or invalid_redirect_uri',
-      ...certificateError,
-      403: 'access_denied: the certificate is of another organization',
+      400: {
+        description: 'invalid_client_metadata or invalid_redirect_uri',
+        example: new OAuthError(
+          'invalid_client_metadata',
+          'client_id: must be present and equal the client being updated',
+        ),
+      },
+      ...managementErrors,
     }),
   },
 });
@@ -201,11 +238,12 @@ export const deleteClientRoute = createRoute({
   tags: ['Client registration'],
   summary: 'Delete a client (RFC 7592)',
   description: 'Revokes every grant and token of the client; afterwards the client and its tokens are unusable.',
-  security: [{ mutualTLS: [] }],
-  request: { params: ClientIdParam, headers: BearerHeader },
+  operationId: 'deleteClient',
+  security: MANAGEMENT_SECURITY,
+  request: { params: ClientIdParam },
   responses: {
     204: { description: 'Deleted.' },
-    ...errorResponses({ ...certificateError, 403: 'access_denied: the certificate is of another organization' }),
+    ...errorResponses(managementErrors),
   },
 });
 
@@ -244,6 +282,12 @@ export function mountRegistration(
   const clientUri = (clientId: string) => `${deps.issuer}/register/${encodeURIComponent(clientId)}`;
   const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
   const metadataHook = validationHook('invalid_client_metadata');
+  app.openAPIRegistry.registerComponent('securitySchemes', 'registrationAccessToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'The registration access token returned by `POST /register` (RFC 7592 §2), rotated on each update; sent together with the QWAC.',
+  });
   for (const path of ['/register', '/register/*']) {
     app.use(path, deps.authenticate, requireJsonBody);
   }

@@ -3,16 +3,20 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { authenticateClient } from '../../protocol/client-authentication.ts';
+import { OAuthError } from '../../protocol/errors.ts';
 import { type RevocationDeps, revokeToken } from '../../protocol/revocation.ts';
 import { type TokenDeps, tokenRequest } from '../../protocol/token/index.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreEmpty, noStoreJson, readForm } from '../form.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, noStoreHeaders } from '../schemas.ts';
 
 const TokenRequest = z
   .object({
+    // Enums here are documentation: the protocol core answers unsupported_grant_type (RFC 6749 §5.2)
+    // for another value, which a schema check would turn into invalid_request.
     grant_type: z.string().openapi({
-      description: '`authorization_code`, `refresh_token` or `client_credentials`. Required.',
+      description: 'Required.',
+      enum: ['authorization_code', 'refresh_token', 'client_credentials'],
       example: 'authorization_code',
     }),
     client_id: z.string().openapi({
@@ -66,9 +70,13 @@ const TokenResponseSchema = z
 const RevocationRequest = z
   .object({
     token: z.string().openapi({ description: 'The access token or refresh token. Required.' }),
-    token_type_hint: z.string().optional().openapi({
-      description: '`access_token` or `refresh_token`; not needed (the server tells them apart) and ignored.',
-    }),
+    token_type_hint: z
+      .string()
+      .optional()
+      .openapi({
+        description: 'Not needed (the server tells the tokens apart) and ignored.',
+        enum: ['access_token', 'refresh_token'],
+      }),
     client_id: z.string().openapi({ description: 'Required (tls_client_auth).' }),
   })
   .partial()
@@ -89,16 +97,28 @@ export const tokenRoute = createRoute({
   summary: 'Token endpoint (RFC 6749)',
   description:
     'Authenticated by the QWAC over mutual TLS (`tls_client_auth`, RFC 8705 §2.1). `authorization_code` (PKCE S256) and `refresh_token` for aisp and cbpii, `client_credentials` for pisp. Access tokens are JWTs bound to the certificate (`cnf.x5t#S256`). Responses carry `Cache-Control: no-store`.',
+  operationId: 'requestToken',
   security: [{ mutualTLS: [] }],
   request: { body: form(TokenRequest) },
   responses: {
     200: {
       description: 'The tokens.',
+      headers: noStoreHeaders,
       content: { 'application/json': { schema: TokenResponseSchema } },
     },
     ...errorResponses({
-      400: 'invalid_request (missing or repeated parameter, not a form body), invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)',
-      401: 'invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate and organisation; with WWW-Authenticate',
+      400: {
+        description:
+          'invalid_request (missing or repeated parameter, not a form body), invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)',
+        example: new OAuthError('invalid_request', 'grant_type: required'),
+      },
+      401: {
+        description:
+          'invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate and organisation; with WWW-Authenticate',
+        example: new OAuthError('invalid_client', 'client certificate rejected: no client certificate was presented', {
+          challenge: 'mTLS',
+        }),
+      },
     }),
   },
 });
@@ -110,13 +130,26 @@ export const revocationRoute = createRoute({
   summary: 'Revoke a token (RFC 7009)',
   description:
     'A refresh token revokes its grant: the refresh token and every access token issued from it. An access token is revoked alone. Unknown, expired or already revoked tokens get 200. A token issued to another client is refused with 400 `invalid_request` and left untouched (RFC 7009 §2.1).',
+  operationId: 'revokeToken',
   security: [{ mutualTLS: [] }],
   request: { body: form(RevocationRequest) },
   responses: {
-    200: { description: 'Revoked, or nothing to revoke.' },
+    200: { description: 'Revoked, or nothing to revoke.', headers: noStoreHeaders },
     ...errorResponses({
-      400: 'invalid_request: token missing or repeated, not a form body, or the token belongs to another client',
-      401: 'invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate; with WWW-Authenticate',
+      400: {
+        description:
+          'invalid_request: token missing or repeated, not a form body, or the token belongs to another client',
+        example: new OAuthError('invalid_request', 'token: required'),
+      },
+      401: {
+        description:
+          'invalid_client: no acceptable QWAC, or client_id unknown or not registered for this certificate; with WWW-Authenticate',
+        example: new OAuthError(
+          'invalid_client',
+          'the client_id is unknown or is not registered for the presented certificate',
+          { challenge: 'mTLS' },
+        ),
+      },
     }),
   },
 });

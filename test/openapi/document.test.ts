@@ -1,0 +1,143 @@
+// The OpenAPI document keeps its conventions (docs/OPENAPI.md), and every error example it shows is
+// what the real server answers: each (operation, status) below sends the request that produces it.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { HttpResponse } from '../support/https.ts';
+import { addResourceServer, type ResourceServerCredentials } from '../support/oauth-tpp.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { makeTpp, type Tpp } from '../support/tpp.ts';
+
+interface Operation {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  responses: Record<
+    string,
+    {
+      headers?: Record<string, { example?: string }>;
+      content?: Record<string, { schema?: { $ref?: string }; example?: { error: string; error_description?: string } }>;
+    }
+  >;
+}
+
+type Recipe = (ctx: Context) => Promise<HttpResponse>;
+interface Context {
+  s: TestServer;
+  aisp: Tpp;
+  other: Tpp;
+  clientId: string;
+  registrationToken: string;
+  rs: ResourceServerCredentials;
+}
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** `operationId status` → the request that answers the documented example. */
+const RECIPES: Record<string, Recipe> = {
+  'registerClient 400': ({ aisp }) => aisp.call('POST', '/register', { body: { client_id: 'mine' } }),
+  'registerClient 401': ({ s }) => s.post('/register', { body: {} }),
+  'getClient 401': ({ aisp, clientId }) => aisp.call('GET', `/register/${clientId}`, { headers: bearer('wrong') }),
+  'getClient 403': ({ other, clientId, registrationToken }) =>
+    other.call('GET', `/register/${clientId}`, { headers: bearer(registrationToken) }),
+  'updateClient 400': ({ aisp, clientId, registrationToken }) =>
+    aisp.call('PUT', `/register/${clientId}`, { headers: bearer(registrationToken), body: {} }),
+  'updateClient 401': ({ aisp, clientId }) =>
+    aisp.call('PUT', `/register/${clientId}`, { headers: bearer('wrong'), body: { client_id: clientId } }),
+  'updateClient 403': ({ other, clientId, registrationToken }) =>
+    other.call('PUT', `/register/${clientId}`, { headers: bearer(registrationToken), body: { client_id: clientId } }),
+  'deleteClient 401': ({ aisp, clientId }) => aisp.call('DELETE', `/register/${clientId}`, { headers: bearer('x') }),
+  'deleteClient 403': ({ other, clientId, registrationToken }) =>
+    other.call('DELETE', `/register/${clientId}`, { headers: bearer(registrationToken) }),
+  'requestToken 400': ({ aisp, clientId }) => aisp.call('POST', '/token', { body: form({ client_id: clientId }) }),
+  'requestToken 401': ({ s }) => s.post('/token', { body: form({ grant_type: 'client_credentials' }) }),
+  'revokeToken 400': ({ aisp, clientId }) => aisp.call('POST', '/revoke', { body: form({ client_id: clientId }) }),
+  'revokeToken 401': ({ other, clientId }) =>
+    other.call('POST', '/revoke', { body: form({ client_id: clientId, token: 'x' }) }),
+  'introspectToken 400': ({ s, rs }) =>
+    s.post('/introspect', {
+      headers: { authorization: `Basic ${btoa(`${rs.client_id}:${rs.client_secret}`)}` },
+      body: form({}),
+    }),
+  'introspectToken 401': ({ s }) => s.post('/introspect', { body: form({ token: 'x' }) }),
+  'pushAuthorizationRequest 400': ({ aisp, clientId }) =>
+    aisp.call('POST', '/par', {
+      body: form({ client_id: clientId, response_type: 'code', redirect_uri: 'https://elsewhere.example/cb' }),
+    }),
+  'pushAuthorizationRequest 401': ({ s }) => s.post('/par', { body: form({ client_id: 'x' }) }),
+};
+
+describe('the OpenAPI document', () => {
+  let ctx: Context;
+  let doc: { paths: Record<string, Record<string, Operation>>; servers: { url: string }[] };
+  before(async () => {
+    const s = await startTestServer();
+    const aisp = await makeTpp(s, ['PSP_AI']);
+    const other = await makeTpp(s, ['PSP_AI']);
+    const registered = await aisp.call('POST', '/register', { body: { redirect_uris: ['https://tpp.example/cb'] } });
+    assert.equal(registered.status, 201, registered.text);
+    const rs = await addResourceServer(s, 'psd2-api');
+    const { client_id, registration_access_token } = registered.json();
+    ctx = { s, aisp, other, clientId: client_id, registrationToken: registration_access_token, rs };
+    doc = (await s.get('/openapi.json')).json();
+  });
+  after(() => ctx.s.close());
+
+  const operations = () =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })),
+    );
+
+  test('servers is the issuer alone', () => {
+    assert.deepEqual(
+      doc.servers.map((x) => x.url),
+      [ctx.s.server.issuer],
+    );
+  });
+
+  test('every operation has a unique lowerCamelCase operationId and declares its security', () => {
+    const ids = new Set<string>();
+    for (const { name, op } of operations()) {
+      assert.match(op.operationId ?? '', /^[a-z][A-Za-z]+$/, `${name}: operationId`);
+      assert.ok(!ids.has(op.operationId as string), `${name}: operationId ${op.operationId} is used twice`);
+      ids.add(op.operationId as string);
+      assert.ok(Array.isArray(op.security), `${name}: security (\`[]\` when public)`);
+    }
+  });
+
+  test('the PSU pages behind the authorization endpoint are not API operations', () => {
+    const paths = Object.keys(doc.paths);
+    assert.ok(paths.includes('/authorize'));
+    assert.deepEqual(
+      paths.filter((p) => p.startsWith('/{lang}/authorize/') || p.startsWith('/assets/')),
+      [],
+    );
+    assert.equal(doc.paths['/par']?.get, undefined, 'the 405 on GET /par is not an operation');
+  });
+
+  test('every OAuth error status has an example and the server answers exactly that', async () => {
+    let checked = 0;
+    for (const { name, op } of operations()) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        const json = response.content?.['application/json'];
+        if (json?.schema?.$ref !== '#/components/schemas/OAuthError') continue;
+        const example = json.example;
+        const key = `${op.operationId} ${status}`;
+        assert.ok(example, `${name} ${status}: an example`);
+        const recipe = RECIPES[key];
+        assert.ok(recipe, `${key}: add the request that produces the example to RECIPES`);
+        const res = await recipe(ctx);
+        assert.equal(res.status, Number(status), `${key}: ${res.text}`);
+        assert.deepEqual(res.json(), example, key);
+        for (const [header, declared] of Object.entries(response.headers ?? {})) {
+          assert.equal(res.header(header), declared.example, `${key}: ${header}`);
+        }
+        assert.ok(
+          response.headers?.['Cache-Control'] && (status !== '401' || response.headers['WWW-Authenticate']),
+          `${key}: headers declared`,
+        );
+        checked++;
+      }
+    }
+    assert.equal(checked, Object.keys(RECIPES).length, 'a recipe for an error the document no longer shows');
+  });
+});
