@@ -118,13 +118,14 @@ function integrityCheck(): void {
 }
 
 function resourceServer(): Record<string, string> {
-  const result = spawnSync(NODE, [benchFile('../server/cli.ts'), 'resource-server', 'add', 'crash-rs'], {
+  const result = spawnSync(NODE, [benchFile('../server/cli.ts'), 'resource-server', 'add', 'crash-rs', '--json'], {
     env: { ...process.env, ...serverEnv },
     encoding: 'utf8',
     timeout: 30_000,
   });
   if (result.status !== 0) throw new Error(`resource-server add failed: ${result.stderr}`);
-  return basic(...(Object.values(JSON.parse(result.stdout)) as [string, string]));
+  const { client_id, client_secret } = JSON.parse(result.stdout) as Record<string, string>;
+  return basic(client_id as string, client_secret as string);
 }
 
 // ---- the load -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Opening the SQLite file: the durability pragmas and the migrations, checked before anything is
 // served. better-sqlite3's bundled SQLite turns WAL into synchronous=NORMAL, which may lose recent
 // commits on power loss, so FULL is set on the connection and verified.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -29,4 +29,33 @@ export function openSqlite(path: string): Db {
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
   return db;
+}
+
+/**
+ * A consistent copy of a live database through SQLite's online backup API: the server keeps serving
+ * (and writing) meanwhile. Written to `target.partial`, checked (`PRAGMA quick_check`), then renamed,
+ * so that `target` is either absent or a whole, sound copy.
+ */
+export async function backupSqlite(source: string, target: string): Promise<{ bytes: number; pages: number }> {
+  const db = new Database(source, { fileMustExist: true });
+  const partial = `${target}.partial`;
+  try {
+    db.pragma('busy_timeout = 5000');
+    const progress = await db.backup(partial);
+    const copy = new Database(partial, { readonly: true, fileMustExist: true });
+    try {
+      const check = copy.pragma('quick_check', { simple: true });
+      if (check !== 'ok')
+        throw Object.assign(new Error(`the copy fails quick_check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+    } finally {
+      copy.close();
+    }
+    renameSync(partial, target);
+    return { bytes: statSync(target).size, pages: progress.totalPages };
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw err;
+  } finally {
+    db.close();
+  }
 }

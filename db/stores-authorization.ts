@@ -183,7 +183,54 @@ function sqlitePsuStore(db: Db, commit: Commit): PsuStore {
         .all()
         .map(toAccount);
     },
+    remove(psuId, at) {
+      return commit(() =>
+        db.transaction((tx) => {
+          if (tx.delete(psus).where(eq(psus.psuId, psuId)).run().changes !== 1) return undefined;
+          tx.delete(accounts).where(eq(accounts.psuId, psuId)).run();
+          const active = tx
+            .select({ consentId: consents.consentId })
+            .from(consents)
+            .where(and(eq(consents.psuId, psuId), isNull(consents.revokedAt)))
+            .all()
+            .map((c) => c.consentId);
+          withdrawConsents(tx, active, at);
+          return { consentsRevoked: active.length };
+        }),
+      );
+    },
+    removeAccount(accountId, at) {
+      return commit(() =>
+        db.transaction((tx) => {
+          const account = tx.select().from(accounts).where(eq(accounts.accountId, accountId)).get();
+          if (!account) return undefined;
+          tx.delete(accounts).where(eq(accounts.accountId, accountId)).run();
+          const naming = tx
+            .select({ consentId: consents.consentId, accountIds: consents.accountIds })
+            .from(consents)
+            .where(and(eq(consents.psuId, account.psuId), isNull(consents.revokedAt)))
+            .all()
+            .filter((c) => (JSON.parse(c.accountIds) as string[]).includes(accountId))
+            .map((c) => c.consentId);
+          withdrawConsents(tx, naming, at);
+          return { consentsRevoked: naming.length };
+        }),
+      );
+    },
   };
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** The bank withdraws consents: their grants are revoked in the same transaction. */
+function withdrawConsents(tx: Tx, consentIds: string[], at: number): void {
+  for (const consentId of consentIds) {
+    tx.update(consents).set({ revokedAt: at, revokedBy: 'bank' }).where(eq(consents.consentId, consentId)).run();
+    tx.update(grants)
+      .set({ revokedAt: at, revokedReason: 'consent_revoked' })
+      .where(and(eq(grants.consentId, consentId), isNull(grants.revokedAt)))
+      .run();
+  }
 }
 
 function sessionStore(db: Db, commit: Commit): PsuSessionStore {

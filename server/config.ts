@@ -189,14 +189,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads the settings from an environment; throws a ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+/** The settings present in `env` (empty means unset) parsed by `schema`; a ConfigError names every bad one. */
+function parseSettings<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const raw: Record<string, string> = {};
-  for (const key of Object.keys(settings.shape)) {
+  for (const key of Object.keys(schema.shape)) {
     const value = env[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  const parsed = settings.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
@@ -204,7 +204,26 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  const s = parsed.data;
+  return parsed.data;
+}
+
+/** What a command that only works on the database reads: no TLS file, no issuer is required. */
+export type StorageConfig = Pick<Config, 'mode' | 'dataDir' | 'databasePath' | 'issuer'>;
+
+export function loadStorageConfig(env: Record<string, string | undefined>, cwd = process.cwd()): StorageConfig {
+  const s = parseSettings(settings.pick({ MODE: true, DATA_DIR: true, DATABASE_URL: true, ISSUER: true }), env);
+  const dataDir = resolve(cwd, s.DATA_DIR);
+  return {
+    mode: s.MODE,
+    dataDir,
+    databasePath: databasePath(s.DATABASE_URL, dataDir, cwd),
+    issuer: s.ISSUER?.replace(/\/+$/, ''),
+  };
+}
+
+/** Reads the settings from an environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const s = parseSettings(settings, env);
   const dataDir = resolve(cwd, s.DATA_DIR);
   const config: Config = {
     port: s.PORT,

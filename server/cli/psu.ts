@@ -1,146 +1,213 @@
-// `psd2-oauth psu add|list|disable|enable|reset-totp`: the PSUs of the default authenticator, in the
-// server's database. A bank with its own identity provider does not need them.
-import process from 'node:process';
-import { parseArgs } from 'node:util';
-import { openSqlite } from '../../db/sqlite.ts';
-import { createSqliteStores } from '../../db/stores.ts';
-import { type Config, loadConfig } from '../config.ts';
-import type { AuthorizationStores, PsuRecord } from '../protocol/psu/ports.ts';
+// `psd2-oauth psu add|list|show|disable|enable|reset-totp|remove`: the PSUs of the default
+// authenticator, in the server's database. A bank with its own identity provider does not need them.
+import type { Stores } from '../../db/stores.ts';
+import type { StorageConfig } from '../config.ts';
+import type { PsuRecord } from '../protocol/psu/ports.ts';
 import { hashPassword, newTotpSecret, totpFor } from '../protocol/psu-authentication.ts';
 import { randomSecret } from '../protocol/secrets.ts';
-import { UsageError } from './usage.ts';
+import {
+  type ActionContext,
+  type CliIo,
+  type Command,
+  iso,
+  keyValues,
+  processIo,
+  requireOption,
+  runCommand,
+  table,
+} from './command.ts';
+import { withStores } from './stores.ts';
+import { DataError, UsageError } from './usage.ts';
 
-const USAGE = `psd2-oauth psu add --username ID --name "Display Name" [--password-stdin]
-psd2-oauth psu list [--json]
-psd2-oauth psu disable|enable --username ID
-psd2-oauth psu reset-totp --username ID`;
+const username = { username: { type: 'string' } } as const;
 
-export interface CliIo {
-  out(text: string): void;
-  /** The password piped in with --password-stdin. */
-  readStdin(): Promise<string>;
-}
-
-const processIo: CliIo = {
-  out: (text) => process.stdout.write(text),
-  async readStdin() {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  },
-};
-
-/** Opens the configured database for one command and closes it after. */
-export async function withStores<T>(config: Config, run: (stores: AuthorizationStores) => Promise<T>): Promise<T> {
-  const db = openSqlite(config.databasePath);
-  try {
-    return await run(createSqliteStores(db).authorization);
-  } finally {
-    db.$client.close();
-  }
-}
-
-export async function requirePsu(stores: AuthorizationStores, username: string | undefined): Promise<PsuRecord> {
-  if (!username) throw new UsageError(`--username is required\n${USAGE}`);
-  const psu = await stores.psus.findByUsername(username);
-  if (!psu) throw new UsageError(`no PSU with the username ${username}`);
+export async function requirePsu(stores: Stores, name: string): Promise<PsuRecord> {
+  const psu = await stores.authorization.psus.findByUsername(name);
+  if (!psu) throw new DataError(`no PSU with the username ${name}`);
   return psu;
 }
 
-function enrolment(psu: Pick<PsuRecord, 'username'>, secret: string, issuer: string): string {
-  const uri = totpFor(secret, psu.username, issuer).toString();
-  return `totp_secret: ${secret}\ntotp_uri: ${uri}\n(shown once: enrol it in the PSU's authenticator app now)\n`;
+function view(p: PsuRecord, now: number) {
+  return {
+    psu_id: p.psuId,
+    username: p.username,
+    name: p.displayName,
+    status: p.lockedUntil !== null && p.lockedUntil > now ? 'locked' : p.status,
+    sandbox: p.sandbox,
+    failed_attempts: p.failedAttempts,
+    locked_until: iso(p.lockedUntil),
+    created_at: iso(p.createdAt),
+  };
 }
 
-export async function psuCommandWith(args: string[], config: Config, io: CliIo): Promise<number> {
-  const [action, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      username: { type: 'string' },
-      name: { type: 'string' },
-      'password-stdin': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  const issuerLabel = config.issuer ? new URL(config.issuer).host : 'psd2-oauth';
-  return withStores(config, async (stores) => {
-    switch (action) {
-      case 'add': {
-        const username = values.username?.trim();
-        if (!username || !/^[\w.@-]{1,64}$/.test(username)) {
-          throw new UsageError(`--username is required: 1 to 64 letters, digits, . _ @ -\n${USAGE}`);
-        }
-        if (!values.name?.trim()) throw new UsageError(`--name is required\n${USAGE}`);
-        if (await stores.psus.findByUsername(username)) throw new UsageError(`the username ${username} is taken`);
-        const given = values['password-stdin'] ? (await io.readStdin()).replace(/\r?\n$/, '') : undefined;
-        if (given !== undefined && given.length < 8) throw new UsageError('the password needs at least 8 characters');
-        const password = given ?? randomSecret(12);
-        const totpSecret = newTotpSecret();
-        const psu: PsuRecord = {
-          psuId: globalThis.crypto.randomUUID(),
-          username,
-          displayName: values.name.trim(),
-          passwordHash: await hashPassword(password),
-          totpSecret,
-          status: 'active',
-          sandbox: false,
-          failedAttempts: 0,
-          lockedUntil: null,
-          lastTotpStep: null,
-          createdAt: Date.now(),
-        };
-        await stores.psus.insert(psu);
-        io.out(`psu_id: ${psu.psuId}\nusername: ${username}\n`);
-        if (given === undefined) io.out(`password: ${password}\n(shown once)\n`);
-        io.out(enrolment(psu, totpSecret, issuerLabel));
-        return 0;
-      }
-      case 'list': {
-        const list = await stores.psus.list();
-        const now = Date.now();
-        const view = list.map((p) => ({
-          psu_id: p.psuId,
-          username: p.username,
-          name: p.displayName,
-          status: p.lockedUntil !== null && p.lockedUntil > now ? 'locked' : p.status,
-          sandbox: p.sandbox,
-          failed_attempts: p.failedAttempts,
-          locked_until: p.lockedUntil === null ? null : new Date(p.lockedUntil).toISOString(),
-        }));
-        if (values.json) io.out(`${JSON.stringify(view, null, 2)}\n`);
-        else {
-          for (const p of view) {
-            io.out(`${p.username}\t${p.name}\t${p.status}${p.sandbox ? '\tsandbox' : ''}\t${p.psu_id}\n`);
+function enrolment(ctx: ActionContext, psu: Pick<PsuRecord, 'username'>, secret: string) {
+  const issuer = ctx.storage().issuer;
+  const label = issuer ? new URL(issuer).host : 'psd2-oauth';
+  return { totp_secret: secret, totp_uri: totpFor(secret, psu.username, label).toString() };
+}
+
+const SHOWN_ONCE = "(shown once: enrol the TOTP secret in the PSU's authenticator app now)\n";
+
+export const psuCommand: Command = {
+  name: 'psu',
+  summary: 'PSUs of the default authenticator: add, list, show, disable, enable, reset-totp, remove',
+  description:
+    'Works on the database only (DATA_DIR or DATABASE_URL), also while the server runs. A bank that plugs\nits own identity provider does not need these PSUs.',
+  actions: {
+    add: {
+      summary: 'create a PSU; prints its id, the TOTP secret and otpauth:// URI once',
+      synopsis: '--username ID --name "Display Name" [--password-stdin]',
+      description:
+        'Without --password-stdin a random password is generated and printed once. The username is 1 to 64\nletters, digits, . _ @ -.',
+      options: { ...username, name: { type: 'string' }, 'password-stdin': { type: 'boolean', default: false } },
+      async run(ctx) {
+        const name = requireOption(ctx.values, 'username', 'ID');
+        if (!/^[\w.@-]{1,64}$/.test(name)) throw new UsageError('--username: 1 to 64 letters, digits, . _ @ -');
+        const displayName = requireOption(ctx.values, 'name', '"Display Name"');
+        const given =
+          ctx.values['password-stdin'] === true ? (await ctx.io.readStdin()).replace(/\r?\n$/, '') : undefined;
+        if (given !== undefined && given.length < 8) throw new DataError('the password needs at least 8 characters');
+        return withStores(ctx, async (stores) => {
+          if (await stores.authorization.psus.findByUsername(name)) {
+            throw new DataError(`the username ${name} is taken`);
           }
-        }
-        return 0;
-      }
-      case 'disable':
-      case 'enable': {
-        const psu = await requirePsu(stores, values.username);
-        await stores.psus.setStatus(psu.psuId, action === 'disable' ? 'disabled' : 'active');
-        io.out(`${psu.username}: ${action === 'disable' ? 'disabled' : 'active'}\n`);
-        return 0;
-      }
-      case 'reset-totp': {
-        const psu = await requirePsu(stores, values.username);
-        if (psu.sandbox) throw new UsageError('sandbox personas do not log in');
-        const secret = newTotpSecret();
-        await stores.psus.resetTotp(psu.psuId, secret);
-        io.out(`${psu.username}: new TOTP secret; the block and the failure count are reset\n`);
-        io.out(enrolment(psu, secret, issuerLabel));
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown action ${action ?? '(none)'}\n${USAGE}`);
-    }
+          const password = given ?? randomSecret(12);
+          const totpSecret = newTotpSecret();
+          const psu: PsuRecord = {
+            psuId: globalThis.crypto.randomUUID(),
+            username: name,
+            displayName,
+            passwordHash: await hashPassword(password),
+            totpSecret,
+            status: 'active',
+            sandbox: false,
+            failedAttempts: 0,
+            lockedUntil: null,
+            lastTotpStep: null,
+            createdAt: Date.now(),
+          };
+          await stores.authorization.psus.insert(psu);
+          const out = {
+            psu_id: psu.psuId,
+            username: name,
+            ...(given === undefined ? { password } : {}),
+            ...enrolment(ctx, psu, totpSecret),
+          };
+          ctx.print(out, () => keyValues(out) + SHOWN_ONCE);
+          return 0;
+        });
+      },
+    },
+    list: {
+      summary: 'list the PSUs; status "locked" while blocked after failed attempts',
+      async run(ctx) {
+        return withStores(ctx, async (stores) => {
+          const now = Date.now();
+          const rows = (await stores.authorization.psus.list()).map((p) => view(p, now));
+          ctx.print(rows, () =>
+            table(
+              rows.map((r) => ({ ...r, sandbox: r.sandbox ? 'yes' : 'no' })),
+              ['username', 'name', 'status', 'failed_attempts', 'locked_until', 'sandbox', 'psu_id'],
+            ),
+          );
+          return 0;
+        });
+      },
+    },
+    show: {
+      summary: 'one PSU and its accounts (never the password hash or the TOTP secret)',
+      synopsis: '--username ID',
+      options: username,
+      async run(ctx) {
+        const name = requireOption(ctx.values, 'username', 'ID');
+        return withStores(ctx, async (stores) => {
+          const psu = await requirePsu(stores, name);
+          const accounts = (await stores.authorization.psus.listAccounts(psu.psuId)).map((a) => ({
+            account_id: a.accountId,
+            iban: a.iban,
+            name: a.name,
+            type: a.type,
+            currency: a.currency,
+          }));
+          const out = { ...view(psu, Date.now()), accounts };
+          ctx.print(out, () => {
+            const { accounts: _, ...rest } = out;
+            return `${keyValues(rest)}\n${table(accounts, ['account_id', 'iban', 'type', 'currency', 'name'])}`;
+          });
+          return 0;
+        });
+      },
+    },
+    disable: {
+      summary: 'refuse the PSU at login (enable undoes it)',
+      synopsis: '--username ID',
+      options: username,
+      run: (ctx) => setStatus(ctx, 'disabled'),
+    },
+    enable: {
+      summary: 'allow a disabled PSU to log in again',
+      synopsis: '--username ID',
+      options: username,
+      run: (ctx) => setStatus(ctx, 'active'),
+    },
+    'reset-totp': {
+      summary: 'a new TOTP secret, printed once; also unblocks the PSU and resets the failure count',
+      synopsis: '--username ID',
+      options: username,
+      async run(ctx) {
+        const name = requireOption(ctx.values, 'username', 'ID');
+        return withStores(ctx, async (stores) => {
+          const psu = await requirePsu(stores, name);
+          if (psu.sandbox) throw new DataError('sandbox personas do not log in');
+          const secret = newTotpSecret();
+          await stores.authorization.psus.resetTotp(psu.psuId, secret);
+          const out = { psu_id: psu.psuId, username: psu.username, ...enrolment(ctx, psu, secret) };
+          ctx.print(out, () => `${keyValues(out)}the block and the failure count are reset\n${SHOWN_ONCE}`);
+          return 0;
+        });
+      },
+    },
+    remove: {
+      summary: 'delete a PSU and its accounts; its consents are withdrawn and their tokens stop at once',
+      synopsis: '--username ID',
+      description: 'The authentication log keeps its rows (RTS art. 29).',
+      options: username,
+      async run(ctx) {
+        const name = requireOption(ctx.values, 'username', 'ID');
+        return withStores(ctx, async (stores) => {
+          const psu = await requirePsu(stores, name);
+          const removed = await stores.authorization.psus.remove(psu.psuId, Date.now());
+          if (!removed) throw new DataError(`no PSU with the username ${name}`);
+          const out = {
+            psu_id: psu.psuId,
+            username: psu.username,
+            removed: true,
+            consents_revoked: removed.consentsRevoked,
+          };
+          ctx.print(out, () => keyValues(out));
+          return 0;
+        });
+      },
+    },
+  },
+};
+
+async function setStatus(ctx: ActionContext, status: PsuRecord['status']): Promise<number> {
+  const name = requireOption(ctx.values, 'username', 'ID');
+  return withStores(ctx, async (stores) => {
+    const psu = await requirePsu(stores, name);
+    await stores.authorization.psus.setStatus(psu.psuId, status);
+    const out = { psu_id: psu.psuId, username: psu.username, status };
+    ctx.print(out, () => keyValues(out));
+    return 0;
   });
 }
 
-export const psuCommand = {
-  summary: 'manage PSUs: add, list, disable, enable, reset-totp (prints the TOTP enrolment once)',
-  usage: USAGE,
-  run: (args: string[]) => psuCommandWith(args, loadConfig(process.env), processIo),
-};
+/** Runs `psu …` on a given database (tests, embedding); `io` defaults to the process's. */
+export function psuCommandWith(
+  args: string[],
+  storage: StorageConfig,
+  io: Partial<CliIo> & Pick<CliIo, 'out'>,
+): Promise<number> {
+  return runCommand(psuCommand, args, { ...processIo, ...io }, storage);
+}

@@ -1,62 +1,68 @@
-// `psd2-oauth resource-server add NAME | list | disable CLIENT_ID`: credentials for the bank's
-// resource servers to call /introspect with HTTP Basic. The secret is printed once and stored as a
-// digest; the command works on the database file directly, also while the server runs (WAL).
-import process from 'node:process';
-import { openSqlite } from '../../db/sqlite.ts';
-import { createSqliteStores } from '../../db/stores.ts';
-import { loadConfig } from '../config.ts';
+// `psd2-oauth resource-server add|list|disable`: credentials for the bank's resource servers to call
+// /introspect with HTTP Basic. The secret is printed once and stored as a digest.
 import { randomSecret, secretDigest } from '../protocol/secrets.ts';
-import { UsageError } from './usage.ts';
+import { type Command, iso, keyValues, table } from './command.ts';
+import { withStores } from './stores.ts';
+import { DataError } from './usage.ts';
 
-const USAGE = `psd2-oauth resource-server add NAME
-psd2-oauth resource-server list
-psd2-oauth resource-server disable CLIENT_ID`;
-
-export const resourceServerCommand = {
-  summary: 'credentials for resource servers to call /introspect (add NAME, list, disable CLIENT_ID)',
-  usage: USAGE,
-  async run(args: string[]): Promise<number> {
-    const [action, ...rest] = args;
-    if (action !== 'add' && action !== 'list' && action !== 'disable') {
-      throw new UsageError(`expected add, list or disable\n${USAGE}`);
-    }
-    const argument = rest.join(' ').trim();
-    if (action !== 'list' && !argument) throw new UsageError(`${action} needs an argument\n${USAGE}`);
-    const config = loadConfig(process.env);
-    const db = openSqlite(config.databasePath);
-    try {
-      const store = createSqliteStores(db).resourceServers;
-      if (action === 'add') {
-        const clientId = `rs_${randomSecret(12)}`;
-        const secret = randomSecret(32);
-        await store.insert({
-          clientId,
-          name: argument,
-          secretDigest: await secretDigest(secret),
-          createdAt: Date.now(),
-          disabledAt: null,
+export const resourceServerCommand: Command = {
+  name: 'resource-server',
+  summary: 'credentials for the bank’s resource servers to call /introspect: add, list, disable',
+  description: 'Works on the database only (DATA_DIR or DATABASE_URL), also while the server runs.',
+  actions: {
+    add: {
+      summary: 'new credentials; the client_secret is printed once (stored as a digest)',
+      synopsis: 'NAME',
+      positionals: ['NAME'],
+      async run(ctx) {
+        const name = (ctx.positionals[0] as string).trim();
+        if (!name) throw new DataError('NAME is empty');
+        return withStores(ctx, async (stores) => {
+          const clientId = `rs_${randomSecret(12)}`;
+          const secret = randomSecret(32);
+          await stores.resourceServers.insert({
+            clientId,
+            name,
+            secretDigest: await secretDigest(secret),
+            createdAt: Date.now(),
+            disabledAt: null,
+          });
+          const out = { client_id: clientId, client_secret: secret, name };
+          ctx.print(out, () => `${keyValues(out)}(the secret is shown once)\n`);
+          return 0;
         });
-        process.stdout.write(`${JSON.stringify({ client_id: clientId, client_secret: secret })}\n`);
-        return 0;
-      }
-      if (action === 'list') {
-        const rows = (await store.list()).map((r) => ({
-          client_id: r.clientId,
-          name: r.name,
-          created_at: new Date(r.createdAt).toISOString(),
-          disabled_at: r.disabledAt === null ? null : new Date(r.disabledAt).toISOString(),
-        }));
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        return 0;
-      }
-      if (!(await store.disable(argument, Date.now()))) {
-        process.stderr.write(`psd2-oauth resource-server: no enabled resource server ${argument}\n`);
-        return 1;
-      }
-      process.stdout.write(`${JSON.stringify({ client_id: argument, disabled: true })}\n`);
-      return 0;
-    } finally {
-      db.$client.close();
-    }
+      },
+    },
+    list: {
+      summary: 'list the resource servers (never their secrets)',
+      async run(ctx) {
+        return withStores(ctx, async (stores) => {
+          const rows = (await stores.resourceServers.list()).map((r) => ({
+            client_id: r.clientId,
+            name: r.name,
+            created_at: iso(r.createdAt),
+            disabled_at: iso(r.disabledAt),
+          }));
+          ctx.print(rows, () => table(rows, ['client_id', 'name', 'created_at', 'disabled_at']));
+          return 0;
+        });
+      },
+    },
+    disable: {
+      summary: 'refuse its credentials from the next request on',
+      synopsis: 'CLIENT_ID',
+      positionals: ['CLIENT_ID'],
+      async run(ctx) {
+        const clientId = ctx.positionals[0] as string;
+        return withStores(ctx, async (stores) => {
+          if (!(await stores.resourceServers.disable(clientId, Date.now()))) {
+            throw new DataError(`no enabled resource server ${clientId}`);
+          }
+          const out = { client_id: clientId, disabled: true };
+          ctx.print(out, () => keyValues(out));
+          return 0;
+        });
+      },
+    },
   },
 };

@@ -15,8 +15,8 @@ export const SANDBOX_PERSONAS: readonly PersonaSeed[] = [
     displayName: 'Alice Martin',
     accounts: [
       { type: 'current', name: 'Compte Chèques', iban: 'FR7630006000011234567890189', currency: 'EUR' },
-      { type: 'savings', name: 'Livret A', iban: 'FR7630006000019876543210142', currency: 'EUR' },
-      { type: 'card', name: 'Carte Visa Premier', iban: 'FR7630006000015555666677703', currency: 'EUR' },
+      { type: 'savings', name: 'Livret A', iban: 'FR4030006000019876543210142', currency: 'EUR' },
+      { type: 'card', name: 'Carte Visa Premier', iban: 'FR7330006000015555666677703', currency: 'EUR' },
     ],
   },
   {
@@ -24,8 +24,8 @@ export const SANDBOX_PERSONAS: readonly PersonaSeed[] = [
     displayName: 'Bruno Dupont',
     accounts: [
       { type: 'current', name: 'Compte Joint', iban: 'FR7630004000031234567890143', currency: 'EUR' },
-      { type: 'savings', name: 'Plan Épargne Logement', iban: 'FR7630004000037777888899911', currency: 'EUR' },
-      { type: 'card', name: 'Carte Mastercard', iban: 'FR7630004000032222333344465', currency: 'EUR' },
+      { type: 'savings', name: 'Plan Épargne Logement', iban: 'FR9530004000037777888899911', currency: 'EUR' },
+      { type: 'card', name: 'Carte Mastercard', iban: 'FR7830004000032222333344465', currency: 'EUR' },
     ],
   },
   {
@@ -33,8 +33,8 @@ export const SANDBOX_PERSONAS: readonly PersonaSeed[] = [
     displayName: 'Chloé Bernard (EI)',
     accounts: [
       { type: 'current', name: 'Compte Professionnel', iban: 'FR7610107001011234567890129', currency: 'EUR' },
-      { type: 'savings', name: 'Compte à terme', iban: 'FR7610107001019999000011127', currency: 'EUR' },
-      { type: 'card', name: 'Carte Business', iban: 'FR7610107001014444555566638', currency: 'USD' },
+      { type: 'savings', name: 'Compte à terme', iban: 'FR4610107001019999000011127', currency: 'EUR' },
+      { type: 'card', name: 'Carte Business', iban: 'FR6610107001014444555566638', currency: 'USD' },
     ],
   },
 ];

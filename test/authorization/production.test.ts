@@ -117,7 +117,7 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
         '--username',
         username,
         '--iban',
-        'FR7630006000019876543210142',
+        'FR4030006000019876543210142',
         '--name',
         'Livret A',
         '--type',

@@ -31,7 +31,18 @@ describe('psd2-oauth sandbox-cert', () => {
 
   test('issues a QWAC that openssl reads and the server accepts', async () => {
     const res = runCli(
-      ['sandbox-cert', '--org-id', 'PSDFR-ACPR-12345', '--roles', 'PSP_AI,PSP_PI', '--name', 'Acme TPP', '--out', out],
+      [
+        'sandbox-cert',
+        '--org-id',
+        'PSDFR-ACPR-12345',
+        '--roles',
+        'PSP_AI,PSP_PI',
+        '--name',
+        'Acme TPP',
+        '--out',
+        out,
+        '--json',
+      ],
       { DATA_DIR: s.dataDir },
     );
     assert.equal(res.status, 0, res.stderr);
@@ -63,11 +74,11 @@ describe('psd2-oauth sandbox-cert', () => {
     assert.equal(registered.json().tls_client_auth_subject_dn, printed.subject_dn);
   });
 
-  test('refuses bad arguments with a usage message', () => {
+  test('refuses bad arguments: exit code 65 (data) naming the option', () => {
     const res = runCli(['sandbox-cert', '--org-id', 'ACME', '--roles', 'PSP_AI', '--name', 'x', '--out', out], {
       DATA_DIR: s.dataDir,
     });
-    assert.equal(res.status, 64);
+    assert.equal(res.status, 65);
     assert.match(res.stderr, /--org-id must look like PSDFR-ACPR-12345/);
     const roles = runCli(
       ['sandbox-cert', '--org-id', 'PSDFR-ACPR-1', '--roles', 'PSP_XX', '--name', 'x', '--out', out],
@@ -75,7 +86,7 @@ describe('psd2-oauth sandbox-cert', () => {
         DATA_DIR: s.dataDir,
       },
     );
-    assert.equal(roles.status, 64);
+    assert.equal(roles.status, 65);
     assert.match(roles.stderr, /--roles/);
   });
 

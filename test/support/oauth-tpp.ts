@@ -101,7 +101,7 @@ export async function cli(
 }
 
 export async function addResourceServer(server: TestServer, name: string): Promise<ResourceServerCredentials> {
-  const result = await cli(server, ['resource-server', 'add', name]);
+  const result = await cli(server, ['resource-server', 'add', name, '--json']);
   if (result.code !== 0) throw new Error(`resource-server add failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

@@ -41,6 +41,17 @@ export interface PsuStore {
   acceptTotpStep(psuId: string, step: number): Promise<boolean>;
   addAccount(account: PsuAccount & { createdAt: number }): Promise<void>;
   listAccounts(psuId?: string): Promise<PsuAccount[]>;
+  /**
+   * The bank removes a PSU: the PSU and its accounts are deleted, and its consents withdrawn (by
+   * 'bank') with their grants, in one transaction. The authentication log keeps its rows (RTS art.
+   * 29). Undefined if there was no such PSU.
+   */
+  remove(psuId: string, at: number): Promise<{ consentsRevoked: number } | undefined>;
+  /**
+   * Deletes an account; the consents still active that name it are withdrawn with their grants (the
+   * access they gave no longer exists). Undefined if there was no such account.
+   */
+  removeAccount(accountId: string, at: number): Promise<{ consentsRevoked: number } | undefined>;
 }
 
 /** The authorization request as validated, kept in the PSU session or the pushed request. */

@@ -1,0 +1,18 @@
+// The database for one command: opened after the arguments were checked, closed when it ends. A
+// file that cannot be opened is reported naming DATABASE_URL or DATA_DIR (exit code 74).
+import type { Stores } from '../../db/stores.ts';
+import { databaseSetting, type OpenedDatabase, openDatabase } from '../startup.ts';
+import type { ActionContext } from './command.ts';
+
+export async function withDatabase<T>(ctx: ActionContext, run: (db: OpenedDatabase) => Promise<T>): Promise<T> {
+  const db = openDatabase(ctx.storage().databasePath, databaseSetting(ctx.io.env));
+  try {
+    return await run(db);
+  } finally {
+    db.close();
+  }
+}
+
+export function withStores<T>(ctx: ActionContext, run: (stores: Stores) => Promise<T>): Promise<T> {
+  return withDatabase(ctx, (db) => run(db.stores));
+}
