@@ -76,7 +76,7 @@ describe('full flow: sandbox consent, code, refresh, introspection, revocation',
     const tokens = await consentAndRedeem(s, aisp);
     const consentId = (await introspect(tokens.access_token)).consent_id as string;
 
-    const listed = JSON.parse((await cli(s, ['consent', 'list', '--client', aisp.clientId])).stdout) as {
+    const listed = JSON.parse((await cli(s, ['consent', 'list', '--client', aisp.clientId, '--json'])).stdout) as {
       consent_id: string;
       revoked_at: string | null;
     }[];
@@ -85,7 +85,7 @@ describe('full flow: sandbox consent, code, refresh, introspection, revocation',
       [[consentId, null]],
     );
     assert.equal((await cli(s, ['consent', 'revoke', consentId])).code, 0);
-    assert.equal((await cli(s, ['consent', 'revoke', consentId])).code, 1, 'already withdrawn');
+    assert.equal((await cli(s, ['consent', 'revoke', consentId])).code, 65, 'already withdrawn: EX_DATAERR');
 
     assert.deepEqual(await introspect(tokens.access_token), { active: false });
     const refused = await oauthError(
