@@ -1,8 +1,8 @@
 // `psd2-oauth account add|list|remove`: the payment accounts of the database's PSUs, offered on the
 // consent page. A bank with its own core-banking lookup does not need them.
 import type { StorageConfig } from '../config.ts';
-import { parseIban } from '../protocol/iban.ts';
 import type { AccountType } from '../protocol/bank.ts';
+import { parseIban } from '../protocol/iban.ts';
 import { type CliIo, type Command, keyValues, option, processIo, requireOption, runCommand, table } from './command.ts';
 import { requirePsu } from './psu.ts';
 import { withStores } from './stores.ts';
