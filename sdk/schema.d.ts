@@ -298,7 +298,7 @@ export interface components {
          *     }
          */
         ClientMetadata: {
-            /** @description Required for aisp and cbpii clients; https, no fragment, matched exactly. */
+            /** @description Required for aisp and cbpii clients; https, a host, no userinfo, no fragment, printable ASCII, written as it parses (matched exactly). */
             redirect_uris?: string[];
             /** @description Default: what the scopes need (authorization_code + refresh_token, client_credentials for pisp). */
             grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
@@ -314,7 +314,10 @@ export interface components {
             /** @description Must equal the subject DN of the presented certificate; taken from it when absent. */
             tls_client_auth_subject_dn?: string;
             client_name?: string;
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description https; no `;`, `,` or `'` (it is written into the PSU page's CSP).
+             */
             logo_uri?: string;
             /** Format: uri */
             client_uri?: string;
@@ -339,7 +342,7 @@ export interface components {
         ClientUpdate: {
             /** @description Required: the client being updated. */
             client_id?: string;
-            /** @description Required for aisp and cbpii clients; https, no fragment, matched exactly. */
+            /** @description Required for aisp and cbpii clients; https, a host, no userinfo, no fragment, printable ASCII, written as it parses (matched exactly). */
             redirect_uris?: string[];
             /** @description Default: what the scopes need (authorization_code + refresh_token, client_credentials for pisp). */
             grant_types?: ("authorization_code" | "refresh_token" | "client_credentials")[];
@@ -355,7 +358,10 @@ export interface components {
             /** @description Must equal the subject DN of the presented certificate; taken from it when absent. */
             tls_client_auth_subject_dn?: string;
             client_name?: string;
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description https; no `;`, `,` or `'` (it is written into the PSU page's CSP).
+             */
             logo_uri?: string;
             /** Format: uri */
             client_uri?: string;

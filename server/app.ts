@@ -4,6 +4,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
+import { bodyLimits } from './http/body.ts';
 import { parseTrustedProxies } from './http/client-certificate.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorResponse, handleError, validationHook } from './http/errors.ts';
@@ -77,6 +78,7 @@ export const OPENAPI_INFO = {
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook('invalid_request') });
   app.use('*', requestLog(deps.logger));
+  app.use('*', bodyLimits);
   app.onError(handleError);
   app.notFound((c) => errorResponse(c, new OAuthError('not_found', `No endpoint at ${c.req.method} ${c.req.path}.`)));
 

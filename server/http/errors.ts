@@ -64,9 +64,12 @@ export function validationHook(code: OAuthErrorCode = 'invalid_request') {
 
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   if (err instanceof OAuthError) return errorResponse(c, err);
-  // Hono's body parsers throw HTTPException 400 on a body that does not parse.
-  if (err instanceof HTTPException && err.status === 400) {
-    return errorResponse(c, new OAuthError('invalid_request', 'the request body could not be parsed'));
+  // Hono's body parsers throw HTTPException 400 on a body that does not parse, @hono/zod-openapi's
+  // media-type gate 415: a client's mistake keeps its status and gets the OAuth shape.
+  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
+    const description =
+      err.status === 415 ? 'unsupported Content-Type for this endpoint' : 'the request body could not be parsed';
+    return errorResponse(c, new OAuthError('invalid_request', description, { status: err.status }));
   }
   c.get('logger')?.error({ err }, 'unexpected error');
   return errorResponse(c, new OAuthError('server_error', 'The server could not complete the request.'));

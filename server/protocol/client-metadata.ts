@@ -1,6 +1,7 @@
 // RFC 7591 §2 client metadata, checked against the TPP's certificate: what a TPP may register is
 // decided by its PSD2 roles (scope-policy.ts), and its certificate binding (RFC 8705 §2.1.2) can
 // only be the certificate it presents.
+import { MAX_URI_LENGTH, parseClientUri } from './client-uri.ts';
 import { OAuthError } from './errors.ts';
 import { type GrantType, grantTypesForScopes, type Scope, scopesAllowedForRoles } from './scope-policy.ts';
 import type { TppIdentity } from './tpp-identity.ts';
@@ -9,6 +10,41 @@ import type { TppIdentity } from './tpp-identity.ts';
 export const LOCALIZABLE_FIELDS = ['client_name', 'logo_uri', 'client_uri', 'policy_uri', 'tos_uri'] as const;
 export type LocalizableField = (typeof LOCALIZABLE_FIELDS)[number];
 const URI_FIELDS = new Set<string>(['logo_uri', 'client_uri', 'policy_uri', 'tos_uri']);
+
+/**
+ * Bounds on what a client may register: every value is stored, returned and shown on PSU pages, so
+ * none may be unbounded (the request body is capped as well, by the HTTP layer).
+ */
+export const METADATA_LIMITS = {
+  uri: MAX_URI_LENGTH,
+  /** client_name and its localised forms, software_id, software_version, each contact. */
+  text: 256,
+  subjectDn: 1024,
+  scope: 256,
+  redirectUris: 20,
+  contacts: 10,
+  jwksKeys: 10,
+  /** Localised forms of one display field (`client_name#fr`, …). */
+  languages: 20,
+} as const;
+
+/** C0 and C1 controls, and the bidirectional formatting characters that can reorder a name on a page. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+function checkText(field: string, value: unknown, max: number = METADATA_LIMITS.text): string {
+  if (typeof value !== 'string' || value.trim() === '') invalid(field, 'must be a non-empty string');
+  if (value.length > max) invalid(field, `is longer than ${max} characters`);
+  if (UNSAFE_TEXT.test(value)) invalid(field, 'must not contain control or bidirectional formatting characters');
+  return value;
+}
+
+function checkArray<T>(field: string, value: T[] | undefined, max: number): T[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) invalid(field, 'must be an array');
+  if (value.length > max) invalid(field, `has more than ${max} entries`);
+  return value;
+}
 
 /** BCP 47 in the shape RFC 5646 allows (language, optional script, region, variants). */
 const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|\d{3}))?(-([A-Za-z\d]{5,8}|\d[A-Za-z\d]{3}))*$/;
@@ -71,6 +107,12 @@ export function checkClientMetadata(
     invalid('token_endpoint_auth_method', `only tls_client_auth is supported (RFC 8705), not ${authMethod}`);
   }
 
+  if (input.tls_client_auth_subject_dn !== undefined) {
+    checkText('tls_client_auth_subject_dn', input.tls_client_auth_subject_dn, METADATA_LIMITS.subjectDn);
+  }
+  if (input.scope !== undefined && input.scope.length > METADATA_LIMITS.scope) {
+    invalid('scope', `is longer than ${METADATA_LIMITS.scope} characters`);
+  }
   if (input.tls_client_auth_subject_dn !== undefined && !sameDn(input.tls_client_auth_subject_dn, tpp.subjectDn)) {
     invalid('tls_client_auth_subject_dn', 'must equal the subject DN of the certificate presented in this request');
   }
@@ -127,39 +169,48 @@ export function checkClientMetadata(
     invalid('response_types', 'the code response type needs the authorization_code grant type');
   }
 
-  const redirectUris = input.redirect_uris ?? [];
+  const redirectUris = checkArray('redirect_uris', input.redirect_uris, METADATA_LIMITS.redirectUris).map((uri) =>
+    checkRedirectUri(uri, policy),
+  );
   if (usesCode && redirectUris.length === 0) {
     throw new OAuthError('invalid_redirect_uri', 'redirect_uris: required for the authorization_code grant');
   }
-  for (const uri of redirectUris) checkRedirectUri(uri, policy);
 
   if (input.jwks !== undefined && input.jwks_uri !== undefined) {
     invalid('jwks', 'jwks and jwks_uri are mutually exclusive (RFC 7591 §2)');
   }
-  if (input.jwks_uri !== undefined) checkHttpsUrl('jwks_uri', input.jwks_uri);
+  const jwksUri = input.jwks_uri === undefined ? undefined : checkUri('jwks_uri', input.jwks_uri);
   if (input.jwks !== undefined) checkJwks(input.jwks);
-  for (const contact of input.contacts ?? []) {
-    if (contact.trim() === '') invalid('contacts', 'must not contain empty strings');
-  }
+  const contacts = checkArray('contacts', input.contacts, METADATA_LIMITS.contacts).map((contact) =>
+    checkText('contacts', contact),
+  );
+  if (input.software_id !== undefined) checkText('software_id', input.software_id);
+  if (input.software_version !== undefined) checkText('software_version', input.software_version);
 
   const metadata: ClientMetadata = {
-    redirect_uris: [...redirectUris],
+    redirect_uris: redirectUris,
     grant_types: grantTypes as GrantType[],
     response_types: responseTypes as 'code'[],
     scope: scopes.join(' '),
     token_endpoint_auth_method: 'tls_client_auth',
     tls_client_auth_subject_dn: tpp.subjectDn,
   };
+  const languages = new Map<LocalizableField, number>();
   for (const [key, value] of Object.entries(input)) {
     const field = localizableField(key);
     if (!field) continue;
-    if (typeof value !== 'string' || value.trim() === '') invalid(key, 'must be a non-empty string');
-    if (URI_FIELDS.has(field)) checkHttpsUrl(key, value);
-    metadata[key as `${LocalizableField}${string}`] = value;
+    const count = (languages.get(field) ?? 0) + 1;
+    if (count > METADATA_LIMITS.languages + 1) {
+      invalid(field, `more than ${METADATA_LIMITS.languages} localised forms`);
+    }
+    languages.set(field, count);
+    metadata[key as `${LocalizableField}${string}`] = URI_FIELDS.has(field)
+      ? checkUri(key, value, { policySafe: field === 'logo_uri' })
+      : checkText(key, value);
   }
-  if (input.contacts !== undefined) metadata.contacts = [...input.contacts];
+  if (input.contacts !== undefined) metadata.contacts = contacts;
   if (input.jwks !== undefined) metadata.jwks = input.jwks;
-  if (input.jwks_uri !== undefined) metadata.jwks_uri = input.jwks_uri;
+  if (jwksUri !== undefined) metadata.jwks_uri = jwksUri;
   if (input.software_id !== undefined) metadata.software_id = input.software_id;
   if (input.software_version !== undefined) metadata.software_version = input.software_version;
   return metadata;
@@ -218,29 +269,30 @@ function unique(field: string, values: string[]): string[] {
   return values;
 }
 
-function checkRedirectUri(uri: string, policy: MetadataPolicy): void {
-  const bad = (reason: string) => new OAuthError('invalid_redirect_uri', `redirect_uris: ${uri} ${reason}`);
-  const url = URL.canParse(uri) ? new URL(uri) : undefined;
-  if (!url) throw bad('is not an absolute URI');
-  if (uri.includes('#')) throw bad('must not contain a fragment (RFC 6749 §3.1.2)');
-  if (url.protocol === 'https:') return;
-  const localhost = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
-  if (url.protocol === 'http:' && localhost) {
-    if (policy.allowLocalhostRedirects) return;
-    throw bad('uses http, which only the sandbox accepts, and only for localhost');
+/**
+ * A redirect URI is compared as a string (RFC 6749 §3.1.2.3), so it is accepted only when it is
+ * already written the way it parses: what is stored, matched and redirected to is one string.
+ */
+function checkRedirectUri(uri: unknown, policy: MetadataPolicy): string {
+  const parsed = parseClientUri(uri, { loopbackHttp: policy.allowLocalhostRedirects });
+  const shown = typeof uri === 'string' ? uri.slice(0, 200) : typeof uri;
+  if (!parsed.ok) throw new OAuthError('invalid_redirect_uri', `redirect_uris: ${shown} ${parsed.reason}`);
+  if (parsed.url.href !== uri) {
+    throw new OAuthError('invalid_redirect_uri', `redirect_uris: ${shown} must be written as ${parsed.url.href}`);
   }
-  throw bad('must use https');
+  return parsed.url.href;
 }
 
-function checkHttpsUrl(field: string, value: string): void {
-  const url = URL.canParse(value) ? new URL(value) : undefined;
-  if (!url) invalid(field, 'is not an absolute URL');
-  if (url.protocol !== 'https:') invalid(field, 'must use https');
-  if (url.hash) invalid(field, 'must not contain a fragment');
+/** Any other URI field: parsed, and stored as its re-serialised form. */
+function checkUri(field: string, value: unknown, rules: { policySafe?: boolean } = {}): string {
+  const parsed = parseClientUri(value, rules);
+  if (!parsed.ok) invalid(field, parsed.reason);
+  return parsed.url.href;
 }
 
 function checkJwks(jwks: { keys: Record<string, unknown>[] }): void {
   if (jwks.keys.length === 0) invalid('jwks', 'keys must not be empty');
+  if (jwks.keys.length > METADATA_LIMITS.jwksKeys) invalid('jwks', `more than ${METADATA_LIMITS.jwksKeys} keys`);
   for (const key of jwks.keys) {
     if (typeof key.kty !== 'string') invalid('jwks', 'every key needs a kty');
     for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {

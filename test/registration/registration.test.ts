@@ -243,9 +243,14 @@ describe('registration (RFC 7591) over mTLS', () => {
     });
   }
 
-  test('a body that is not a JSON object is invalid_client_metadata', async () => {
+  test('a body that is not a JSON object is invalid_client_metadata; another media type is 415', async () => {
+    const form = await aisp.call('POST', '/register', {
+      body: 'redirect_uris=https://x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(form.status, 415);
+    assert.equal(form.json().error, 'invalid_request');
     for (const [type, body] of [
-      ['application/x-www-form-urlencoded', 'redirect_uris=https://x'],
       ['application/json', '{"redirect_uris": ['],
       ['application/json', '[1,2]'],
     ]) {

@@ -1,6 +1,7 @@
 // RFC 7591 registration and RFC 7592 management, over mTLS. Handlers only adapt HTTP.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { METADATA_LIMITS } from '../../protocol/client-metadata.ts';
 import { OAuthError } from '../../protocol/errors.ts';
 import {
   type ClientInformation,
@@ -10,17 +11,20 @@ import {
   registerClient,
   updateClient,
 } from '../../protocol/registration.ts';
+import { readJsonObject } from '../body.ts';
 import type { AppEnv } from '../env.ts';
-import { validationHook } from '../errors.ts';
+import { describeZodError } from '../errors.ts';
 import { errorResponses, noStoreHeaders } from '../schemas.ts';
 
-const https = z.string().openapi({ format: 'uri' });
+const L = METADATA_LIMITS;
+const https = z.string().openapi({ format: 'uri', maxLength: L.uri });
+const text = z.string().max(L.text);
 
 const metadataFields = {
-  redirect_uris: z
-    .array(z.string())
-    .optional()
-    .openapi({ description: 'Required for aisp and cbpii clients; https, no fragment, matched exactly.' }),
+  redirect_uris: z.array(https).max(L.redirectUris).optional().openapi({
+    description:
+      'Required for aisp and cbpii clients; https, a host, no userinfo, no fragment, printable ASCII, written as it parses (matched exactly).',
+  }),
   grant_types: z
     .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
     .optional()
@@ -32,7 +36,7 @@ const metadataFields = {
     .array(z.string().openapi({ enum: ['code'] }))
     .optional()
     .openapi({ description: '`["code"]` with authorization_code.' }),
-  scope: z.string().optional().openapi({
+  scope: z.string().max(L.scope).optional().openapi({
     description:
       'Space-separated: aisp, extended_transaction_history, cbpii, pisp, within what the certificate roles allow. Default: all of them.',
   }),
@@ -42,18 +46,21 @@ const metadataFields = {
     .openapi({ description: 'Only `tls_client_auth` (RFC 8705).', enum: ['tls_client_auth'] }),
   tls_client_auth_subject_dn: z
     .string()
+    .max(L.subjectDn)
     .optional()
     .openapi({ description: 'Must equal the subject DN of the presented certificate; taken from it when absent.' }),
-  client_name: z.string().optional(),
-  logo_uri: https.optional(),
+  client_name: text.optional(),
+  logo_uri: https
+    .optional()
+    .openapi({ description: "https; no `;`, `,` or `'` (it is written into the PSU page's CSP)." }),
   client_uri: https.optional(),
   policy_uri: https.optional(),
   tos_uri: https.optional(),
-  contacts: z.array(z.string()).optional(),
-  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+  contacts: z.array(text).max(L.contacts).optional(),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).max(L.jwksKeys) }).optional(),
   jwks_uri: https.optional(),
-  software_id: z.string().optional(),
-  software_version: z.string().optional(),
+  software_id: text.optional(),
+  software_version: text.optional(),
 };
 
 const LOCALIZED_NOTE =
@@ -252,28 +259,18 @@ function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** A non-JSON body is refused as metadata before the schema sees it (it would read as `{}`). */
-const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (c.req.method === 'POST' || c.req.method === 'PUT') {
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/json\b/i.test(type)) {
-      throw new OAuthError(
-        'invalid_client_metadata',
-        'the body must be a JSON object (Content-Type: application/json)',
-      );
-    }
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new OAuthError('invalid_client_metadata', 'the body is not valid JSON');
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new OAuthError('invalid_client_metadata', 'the body must be a JSON object');
-    }
-  }
-  await next();
-};
+/**
+ * The metadata of a POST or PUT: a JSON object (415 for another media type; invalid_client_metadata
+ * for what does not parse, nests too deep or fails the schema), read by body.ts rather than by the
+ * framework, whose media-type gate and parser answered 500 to valid variants such as
+ * `application/json ; charset=utf-8`.
+ */
+async function metadataBody<T>(c: Context<AppEnv>, schema: z.ZodType<T>): Promise<T> {
+  const body = await readJsonObject(c, 'invalid_client_metadata');
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new OAuthError('invalid_client_metadata', describeZodError(parsed.error));
+  return parsed.data;
+}
 
 export function mountRegistration(
   app: OpenAPIHono<AppEnv>,
@@ -281,28 +278,23 @@ export function mountRegistration(
 ): void {
   const clientUri = (clientId: string) => `${deps.issuer}/register/${encodeURIComponent(clientId)}`;
   const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
-  const metadataHook = validationHook('invalid_client_metadata');
   app.openAPIRegistry.registerComponent('securitySchemes', 'registrationAccessToken', {
     type: 'http',
     scheme: 'bearer',
     description:
       'The registration access token returned by `POST /register` (RFC 7592 §2), rotated on each update; sent together with the QWAC.',
   });
-  for (const path of ['/register', '/register/*']) {
-    app.use(path, deps.authenticate, requireJsonBody);
-  }
+  for (const path of ['/register', '/register/*']) app.use(path, deps.authenticate);
 
   const respond = (info: ClientInformation) => info as z.infer<typeof ClientInformationSchema>;
 
-  app.openapi(
-    registerRoute,
-    async (c) => {
-      const info = await registerClient(deps, c.get('tpp'), c.req.valid('json'), clientUri);
-      c.set('clientId', info.client_id);
-      return c.json(respond(info), 201, noStore);
-    },
-    metadataHook,
-  );
+  app.openAPIRegistry.registerPath(registerRoute);
+  app.post(registerRoute.path, async (c) => {
+    const metadata = await metadataBody(c, ClientMetadataRequest);
+    const info = await registerClient(deps, c.get('tpp'), metadata, clientUri);
+    c.set('clientId', info.client_id);
+    return c.json(respond(info), 201, noStore);
+  });
 
   app.openapi(readClientRoute, async (c) => {
     const { client_id } = c.req.valid('param');
@@ -317,17 +309,15 @@ export function mountRegistration(
     return c.json(respond(info), 200, noStore);
   });
 
-  app.openapi(
-    updateClientRoute,
-    async (c) => {
-      const { client_id } = c.req.valid('param');
-      const token = bearerToken(c.req.header('authorization'));
-      const info = await updateClient(deps, c.get('tpp'), client_id, token, c.req.valid('json'), clientUri(client_id));
-      c.set('clientId', client_id);
-      return c.json(respond(info), 200, noStore);
-    },
-    metadataHook,
-  );
+  app.openAPIRegistry.registerPath(updateClientRoute);
+  app.put('/register/:client_id', async (c) => {
+    const clientId = c.req.param('client_id');
+    const token = bearerToken(c.req.header('authorization'));
+    const metadata = await metadataBody(c, ClientUpdateRequest);
+    const info = await updateClient(deps, c.get('tpp'), clientId, token, metadata, clientUri(clientId));
+    c.set('clientId', clientId);
+    return c.json(respond(info), 200, noStore);
+  });
 
   app.openapi(deleteClientRoute, async (c) => {
     const { client_id } = c.req.valid('param');
