@@ -86,7 +86,7 @@ const origin = `https://127.0.0.1:${port}`;
 const serverEnv = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', MODE: 'sandbox', LOG_LEVEL: 'warn' };
 
 async function startServer(pki: BenchPki): Promise<Child> {
-  const child = startChild(benchFile('../server/cli.ts'), { args: ['serve'], env: serverEnv, logFile: serverLog });
+  const child = startChild(benchFile('../server/bin.ts'), { args: ['serve'], env: serverEnv, logFile: serverLog });
   const probe = connectionPool(origin, pki, 1, false);
   try {
     const deadline = Date.now() + 30_000;
@@ -118,7 +118,7 @@ function integrityCheck(): void {
 }
 
 function resourceServer(): Record<string, string> {
-  const result = spawnSync(NODE, [benchFile('../server/cli.ts'), 'resource-server', 'add', 'crash-rs', '--json'], {
+  const result = spawnSync(NODE, [benchFile('../server/bin.ts'), 'resource-server', 'add', 'crash-rs', '--json'], {
     env: { ...process.env, ...serverEnv },
     encoding: 'utf8',
     timeout: 30_000,

@@ -111,7 +111,7 @@ async function startBenchServer(name: ServerName): Promise<RunningServer> {
 
 /** `psd2-oauth resource-server add` (issue 6), when the command exists: the introspection caller. */
 function resourceServerCredentials(): Record<string, string> {
-  const result = spawnSync(NODE, [join(ROOT, 'server/cli.ts'), 'resource-server', 'add', 'bench-rs', '--json'], {
+  const result = spawnSync(NODE, [join(ROOT, 'server/bin.ts'), 'resource-server', 'add', 'bench-rs', '--json'], {
     env: { ...process.env, DATA_DIR: dataDir, MODE: 'sandbox', LOG_LEVEL: 'warn' },
     encoding: 'utf8',
     timeout: 30_000,

@@ -3,20 +3,23 @@
 // commits on power loss, so FULL is set on the connection and verified.
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { migrationsFolder, sqliteNativeBinding } from '../server/resources.ts';
 import * as schema from './schema.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 const SYNCHRONOUS_FULL = 2;
 
 export function openSqlite(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path);
+  // The data directory also holds what the single binary unpacks (server/resources.ts).
+  const dataDir = path === ':memory:' ? '.' : dirname(path);
+  const nativeBinding = sqliteNativeBinding(dataDir);
+  // better-sqlite3 takes the addon object itself; its type declarations only know a path.
+  const sqlite = new Database(path, nativeBinding ? { nativeBinding: nativeBinding as never } : {});
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
@@ -27,7 +30,7 @@ export function openSqlite(path: string): Db {
     throw new Error(`SQLite refused synchronous=FULL (got ${String(synchronous)}): committed data could be lost`);
   }
   const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder: MIGRATIONS });
+  migrate(db, { migrationsFolder: migrationsFolder(dataDir) });
   return db;
 }
 

@@ -17,7 +17,7 @@ const redirectUri = 'https://tpp.example/callback';
 
 // 1. A test QWAC with the AISP role, signed by the sandbox CA (`psd2-oauth sandbox-cert`).
 const out = mkdtempSync(join(tmpdir(), 'tpp-'));
-const cli = new URL('../server/cli.ts', import.meta.url).pathname;
+const cli = new URL('../server/bin.ts', import.meta.url).pathname;
 const runtime = 'Deno' in globalThis ? [process.execPath, 'run', '-A', cli] : [process.execPath, cli];
 execFileSync(
   runtime[0] as string,

@@ -1,11 +1,11 @@
-#!/usr/bin/env node
-// The psd2-oauth command. Each command lives in server/cli/ and follows the conventions of
+// The psd2-oauth command, started by server/bin.ts. Each command lives in server/cli/ and follows the conventions of
 // server/cli/command.ts (help, --json, tables, exit codes); configuration comes from environment
 // variables, as for the server.
 import process from 'node:process';
 import { type CliIo, type Command, processIo, runCommand } from './cli/command.ts';
 import { ConfigError } from './config.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
+import { buildInfo, inBinary } from './resources.ts';
 
 // Loaded only when run: each command pulls in its own dependencies (the server, the PKI, the
 // database), and a command line should not pay for all of them.
@@ -56,6 +56,7 @@ Usage: psd2-oauth <command> [action] [options]
 Commands:
 ${lines.join('\n')}
   ${'help'.padEnd(width)}show this help, or a command's: help <command> [action]
+  ${'--version'.padEnd(width)}print the version and the commit it was built from
 
 Options of every command: --help (prints the help, does nothing else); --json (one JSON document,
 snake_case keys, ISO 8601 instants) on every command that prints a result, a table otherwise.
@@ -72,6 +73,11 @@ written), 78 configuration (an environment variable is wrong).
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [name = 'help', ...rest] = argv;
+  if (name === '--version') {
+    const { version, commit } = buildInfo();
+    io.out(`psd2-oauth ${version} (commit ${commit}${inBinary ? ', single binary' : ''})\n`);
+    return EXIT.ok;
+  }
   if (name === 'help' || name === '--help' || name === '-h') {
     if (name === 'help' && rest[0] && commands[rest[0]]) {
       return main([rest[0], ...rest.slice(1), '--help'], io);
@@ -105,6 +111,3 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   }
 }
 
-if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
-}

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ActiveSigningKey } from './protocol/signing-keys.ts';
+import { signingWorkerSource } from './resources.ts';
 
 interface Batch {
   inputs: string[];
@@ -24,8 +25,6 @@ export interface SigningThreads {
   key: ActiveSigningKey;
   close(): Promise<void>;
 }
-
-const WORKER = new URL('./signing-worker.ts', import.meta.url);
 
 export async function startSigningThreads(
   key: ActiveSigningKey,
@@ -54,7 +53,12 @@ export async function startSigningThreads(
 
   const start = (): Promise<SigningThread> =>
     new Promise((resolve, reject) => {
-      const worker = new Worker(WORKER, { workerData: { alg: key.alg, privateJwk: key.privateJwk } });
+      const source = signingWorkerSource();
+      const workerData = { alg: key.alg, privateJwk: key.privateJwk };
+      const worker =
+        'file' in source
+          ? new Worker(source.file, { workerData })
+          : new Worker(source.code, { eval: true, workerData });
       const thread: SigningThread = { worker, waiting: [] };
       worker.once('error', reject);
       worker.once('message', (ready) => {

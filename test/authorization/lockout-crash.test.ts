@@ -61,7 +61,7 @@ test('failed-login counters survive SIGKILL: nothing acknowledged is lost, none 
     PORT: String(port),
     LOG_LEVEL: 'silent',
   };
-  const cli = new URL('../../server/cli.ts', import.meta.url).pathname;
+  const cli = new URL('../../server/bin.ts', import.meta.url).pathname;
   const args = typeof Deno === 'undefined' ? [cli, 'serve'] : ['run', '-A', cli, 'serve'];
   const acknowledged = new Map<string, number>(usernames.map((u) => [u, 0]));
   const lastSeen = new Map<string, number>(usernames.map((u) => [u, 0]));

@@ -110,7 +110,7 @@ describe('foundation: graceful shutdown', () => {
 });
 
 describe('foundation: configuration', () => {
-  const cli = new URL('../../server/cli.ts', import.meta.url).pathname;
+  const cli = new URL('../../server/bin.ts', import.meta.url).pathname;
   const run = (env: Record<string, string>) =>
     spawnSync(process.execPath, [...(typeof Deno === 'undefined' ? [] : ['run', '-A']), cli, 'serve'], {
       env: {

@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 
 declare const Deno: unknown;
 
-const cli = new URL('../../server/cli.ts', import.meta.url).pathname;
+const cli = new URL('../../server/bin.ts', import.meta.url).pathname;
 const runCli = (args: string[], env: Record<string, string>) =>
   spawnSync(process.execPath, [...(typeof Deno === 'undefined' ? [] : ['run', '-A']), cli, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', ...env },

@@ -84,7 +84,7 @@ export async function cli(
   server: TestServer,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const script = fileURLToPath(new URL('../../server/cli.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../../server/bin.ts', import.meta.url));
   const deno = 'Deno' in globalThis;
   const argv = deno ? ['run', '-A', script, ...args] : [script, ...args];
   return new Promise((resolve) => {

@@ -1,27 +1,25 @@
 // The human-readable API documentation: Swagger UI with its assets served from this server, never
 // from a CDN (a bank's network may not reach one, and its CSP should not have to allow one).
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { swaggerUI } from '@hono/swagger-ui';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUiAsset } from '../../resources.ts';
 import type { AppEnv } from '../env.ts';
 
-const ASSETS: Record<string, string> = {
+const ASSETS: Record<Parameters<typeof swaggerUiAsset>[0], string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
 
 export function mountDocs(app: OpenAPIHono<AppEnv>): void {
-  const require = createRequire(import.meta.url);
   const cache = new Map<string, Uint8Array>();
   app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'psd2-oauth API' }));
   app.get('/docs/assets/swagger-ui-dist/:file', (c) => {
     const file = c.req.param('file');
-    const type = ASSETS[file];
-    if (!type) return c.notFound();
+    if (!Object.hasOwn(ASSETS, file)) return c.notFound();
+    const type = ASSETS[file as keyof typeof ASSETS];
     let body = cache.get(file);
     if (!body) {
-      body = readFileSync(require.resolve(`swagger-ui-dist/${file}`));
+      body = swaggerUiAsset(file as keyof typeof ASSETS);
       cache.set(file, body);
     }
     return c.body(body as Uint8Array<ArrayBuffer>, 200, {
