@@ -1,7 +1,6 @@
 // The psd2-oauth command, started by server/bin.ts. Each command lives in server/cli/ and follows the conventions of
 // server/cli/command.ts (help, --json, tables, exit codes); configuration comes from environment
 // variables, as for the server.
-import process from 'node:process';
 import { type CliIo, type Command, processIo, runCommand } from './cli/command.ts';
 import { ConfigError } from './config.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
@@ -110,4 +109,3 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return EXIT.software;
   }
 }
-

@@ -184,7 +184,7 @@ test('the single binary in a root without Node: sandbox QWAC, mTLS, CLI beside t
     assert.equal(anonymous.json().error, 'invalid_client');
 
     // A CLI command on the same database while the server runs; the server sees its write.
-    const added = await runInJail(['resource-server', 'add', 'chroot-api'], { LOG_LEVEL: 'silent' });
+    const added = await runInJail(['resource-server', 'add', 'chroot-api', '--json'], { LOG_LEVEL: 'silent' });
     assert.equal(added.code, 0, added.stderr);
     const rs = JSON.parse(added.stdout) as { client_id: string; client_secret: string };
     const introspected = await request(`${base}/introspect`, {
