@@ -31,6 +31,8 @@ export const clients = sqliteTable(
     issuedAt: integer('issued_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     deletedAt: integer('deleted_at'),
+    /** Set while the bank suspends the client: no token, its tokens inactive at introspection. */
+    suspendedAt: integer('suspended_at'),
   },
   (t) => [index('clients_organization').on(t.organizationId)],
 );
@@ -224,4 +226,10 @@ export const resourceServers = sqliteTable('resource_servers', {
   secretDigest: text('secret_digest').notNull(),
   createdAt: integer('created_at').notNull(),
   disabledAt: integer('disabled_at'),
+});
+
+/** One row the readiness probe (/health/ready) rewrites: proof that a write commits. */
+export const healthProbe = sqliteTable('health_probe', {
+  id: integer('id').primaryKey(),
+  checkedAt: integer('checked_at').notNull(),
 });

@@ -1,11 +1,18 @@
 // The SQLite implementations of the protocol's storage ports: the only file that writes drizzle queries.
-import { and, desc, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../server/protocol/keys/ports.ts';
 import type { HealthProbe } from '../server/protocol/operations/ports.ts';
 import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
-import type { AuditEvent, ClientRecord, ClientStore } from '../server/protocol/registration/ports.ts';
+import type {
+  AuditEvent,
+  ClientAdministration,
+  ClientRecord,
+  ClientStore,
+  ClientView,
+  OperatorActor,
+} from '../server/protocol/registration/ports.ts';
 import { type Commit, createGroupCommit } from './group-commit.ts';
-import { createReadCaches, type ReadCaches } from './read-cache.ts';
+import { createReadCaches, type ReadCache } from './read-cache.ts';
 import { auditEvents, clients, grants, signingKeys } from './schema.ts';
 import type { Db } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
@@ -14,6 +21,8 @@ import { createTokenStores, type TokenStores } from './stores-tokens.ts';
 export interface Stores extends TokenStores {
   signingKeys: SigningKeyStore;
   clients: ClientStore;
+  /** The bank's operations on clients (CLI): list, suspend, resume, delete, audit trail. */
+  clientAdministration: ClientAdministration;
   health: HealthProbe;
   /** PSUs, accounts, PSU sessions, authentication log, pushed requests, consents. */
   authorization: AuthorizationStores;
@@ -22,9 +31,12 @@ export interface Stores extends TokenStores {
 export function createSqliteStores(db: Db): Stores {
   const caches = createReadCaches(db);
   const commit = createGroupCommit(db.$client);
+  // Every token and introspection request reads its client (read-cache.ts).
+  const clientCache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE);
   return {
     signingKeys: signingKeyStore(db, commit),
-    clients: clientStore(db, caches, commit),
+    clients: clientStore(db, clientCache, commit),
+    clientAdministration: clientAdministration(db, clientCache, commit),
     ...createTokenStores(db, caches, commit),
     authorization: createAuthorizationStores(db, commit),
     health: {
@@ -98,7 +110,7 @@ function writeAudit(tx: Tx | Db, event: AuditEvent): void {
 
 const CLIENT_CACHE_SIZE = 10_000;
 
-function clientStore(db: Db, caches: ReadCaches, commit: Commit): ClientStore {
+function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): ClientStore {
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
   // Prepared once: every token request looks its client up.
   const findLive = db
@@ -106,8 +118,6 @@ function clientStore(db: Db, caches: ReadCaches, commit: Commit): ClientStore {
     .from(clients)
     .where(and(eq(clients.clientId, sql.placeholder('clientId')), isNull(clients.deletedAt)))
     .prepare();
-  // Every token and introspection request reads its client (read-cache.ts).
-  const cache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE);
   return {
     insert(record, event) {
       return commit(() => {
@@ -139,6 +149,7 @@ function clientStore(db: Db, caches: ReadCaches, commit: Commit): ClientStore {
         registrationTokenDigest: row.registrationTokenDigest,
         issuedAt: row.issuedAt,
         updatedAt: row.updatedAt,
+        suspendedAt: row.suspendedAt,
       };
       cache.set(clientId, record);
       return record;
@@ -183,6 +194,106 @@ function clientStore(db: Db, caches: ReadCaches, commit: Commit): ClientStore {
           return true;
         });
       });
+    },
+  };
+}
+
+const toView = (row: typeof clients.$inferSelect): ClientView => ({
+  clientId: row.clientId,
+  organizationId: row.organizationId,
+  metadata: JSON.parse(row.metadata) as ClientView['metadata'],
+  issuedAt: row.issuedAt,
+  updatedAt: row.updatedAt,
+  suspendedAt: row.suspendedAt,
+  deletedAt: row.deletedAt,
+});
+
+function clientAdministration(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): ClientAdministration {
+  /** One change to the named clients that `where` still selects, audited per client, in one transaction. */
+  const change = (
+    clientIds: string[],
+    actor: OperatorActor,
+    action: AuditEvent['action'],
+    apply: (tx: Tx, clientId: string) => boolean,
+  ) =>
+    commit(() =>
+      db.transaction((tx) => {
+        const changed: string[] = [];
+        for (const clientId of clientIds) {
+          cache.delete(clientId);
+          if (!apply(tx, clientId)) continue;
+          writeAudit(tx, { ...actor, action, clientId });
+          changed.push(clientId);
+        }
+        return changed;
+      }),
+    );
+  const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
+  return {
+    async list(filter = {}) {
+      return db
+        .select()
+        .from(clients)
+        .where(filter.organizationId ? eq(clients.organizationId, filter.organizationId) : undefined)
+        .orderBy(asc(clients.issuedAt), asc(clients.clientId))
+        .all()
+        .map(toView);
+    },
+    async get(clientId) {
+      const row = db.select().from(clients).where(eq(clients.clientId, clientId)).get();
+      return row && toView(row);
+    },
+    suspend(clientIds, actor) {
+      return change(clientIds, actor, 'client.suspended', (tx, clientId) => {
+        const result = tx
+          .update(clients)
+          .set({ suspendedAt: actor.occurredAt, updatedAt: actor.occurredAt })
+          .where(and(live(clientId), isNull(clients.suspendedAt)))
+          .run();
+        return result.changes === 1;
+      });
+    },
+    resume(clientIds, actor) {
+      return change(clientIds, actor, 'client.resumed', (tx, clientId) => {
+        const result = tx
+          .update(clients)
+          .set({ suspendedAt: null, updatedAt: actor.occurredAt })
+          .where(and(live(clientId), isNotNull(clients.suspendedAt)))
+          .run();
+        return result.changes === 1;
+      });
+    },
+    remove(clientIds, actor) {
+      return change(clientIds, actor, 'client.deleted', (tx, clientId) => {
+        const result = tx
+          .update(clients)
+          .set({ deletedAt: actor.occurredAt, registrationTokenDigest: null, updatedAt: actor.occurredAt })
+          .where(live(clientId))
+          .run();
+        if (result.changes !== 1) return false;
+        tx.update(grants)
+          .set({ revokedAt: actor.occurredAt, revokedReason: 'client_deleted' })
+          .where(and(eq(grants.clientId, clientId), isNull(grants.revokedAt)))
+          .run();
+        return true;
+      });
+    },
+    async auditTrail(clientId) {
+      return db
+        .select()
+        .from(auditEvents)
+        .where(eq(auditEvents.clientId, clientId))
+        .orderBy(asc(auditEvents.occurredAt))
+        .all()
+        .map((row) => ({
+          id: row.id,
+          action: row.action as AuditEvent['action'],
+          clientId: row.clientId ?? clientId,
+          actorSubjectDn: row.actorSubjectDn,
+          actorThumbprint: row.actorThumbprint,
+          occurredAt: row.occurredAt,
+          ...(row.detail ? { detail: JSON.parse(row.detail) as Record<string, unknown> } : {}),
+        }));
     },
   };
 }

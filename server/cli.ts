@@ -33,6 +33,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'credentials for resource servers to call /introspect: add, list, disable',
     load: async () => (await import('./cli/resource-server.ts')).resourceServerCommand,
   },
+  client: {
+    summary: 'the TPPs’ OAuth clients: list, show, suspend, resume, delete',
+    load: async () => (await import('./cli/client.ts')).clientCommand,
+  },
   backup: {
     summary: 'copy the SQLite database to FILE while the server runs',
     load: async () => (await import('./cli/backup.ts')).backupCommand,

@@ -84,6 +84,7 @@ export async function checkAuthorizationRequest(
   if (!clientId) throw new UntrustedRequestError('unknown_client', 'client_id is missing');
   const client = await deps.clients.find(clientId);
   if (!client) throw new UntrustedRequestError('unknown_client', 'the client is unknown');
+  if (client.suspendedAt) throw new UntrustedRequestError('unknown_client', 'the client is suspended by the bank');
 
   const requestUri = single('request_uri');
   if (requestUri !== undefined) {

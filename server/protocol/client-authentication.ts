@@ -29,5 +29,7 @@ export async function authenticateClient(
   if (!sameDn(client.metadata.tls_client_auth_subject_dn, tpp.subjectDn)) {
     throw refused(failure, `subject DN ${tpp.subjectDn} is not the registered one`);
   }
+  // Said only to the client's own certificate, after every check above.
+  if (client.suspendedAt) throw refused('the client is suspended by the bank', 'suspended client');
   return client;
 }

@@ -76,7 +76,8 @@ export async function introspect(deps: IntrospectionDeps, token: string | undefi
 
 async function isLive(deps: IntrospectionDeps, claims: AccessTokenClaims, now: number): Promise<boolean> {
   if (await deps.revokedAccessTokens.isRevoked(claims.jti)) return false;
-  if (!(await deps.clients.find(claims.client_id))) return false;
+  const client = await deps.clients.find(claims.client_id);
+  if (!client || client.suspendedAt) return false;
   if (claims.grant_id === undefined) return claims.consent_id === undefined;
   const found = await deps.grants.find(claims.grant_id);
   if (!found) return false;
