@@ -319,9 +319,15 @@ function pushedRequestStore(db: Db, commit: Commit): PushedRequestStore {
 
 function consentStore(db: Db, commit: Commit): ConsentStore {
   return {
-    grant(consent, code, sca) {
+    grant({ consent, code, sca }, session) {
       return commit(() => {
-        db.transaction((tx) => {
+        return db.transaction((tx) => {
+          const ended = tx
+            .update(psuSessions)
+            .set({ stage: 'done', psuId: consent.psuId })
+            .where(and(eq(psuSessions.sessionDigest, session.sessionDigest), eq(psuSessions.stage, session.fromStage)))
+            .run();
+          if (ended.changes !== 1) return false;
           tx.insert(consents)
             .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
             .run();
@@ -334,6 +340,7 @@ function consentStore(db: Db, commit: Commit): ConsentStore {
               .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
               .run();
           }
+          return true;
         });
       });
     },

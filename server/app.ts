@@ -25,6 +25,7 @@ import type { EndpointPaths } from './protocol/metadata.ts';
 import type { HealthProbe } from './protocol/operations/ports.ts';
 import type { AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
+import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
 import type { ClientStore } from './protocol/registration/ports.ts';
 import type { SigningKeySet } from './protocol/signing-keys.ts';
 import { GRANT_TYPES_SUPPORTED } from './protocol/token/index.ts';
@@ -62,6 +63,8 @@ export interface AppDeps {
   trustedProxies?: string;
   /** Injected by tests that need a clock; built from trustAnchorsPem otherwise. */
   verifier?: TppIdentityVerifier;
+  /** The time of the PSU journey; tests inject one to move past timeouts. Default: Date.now. */
+  clock?: Clock;
 }
 
 export const OPENAPI_INFO = {
@@ -186,23 +189,30 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     authenticate,
     expiresInSeconds: settings.parExpiresInSeconds ?? 60,
   });
-  mountAuthorization(app, {
-    issuer: deps.issuer,
-    mode: deps.mode,
-    clients: deps.stores.clients,
-    psus: stores?.psus,
-    accounts: settings.accounts ?? stores?.accounts,
-    authenticator:
-      settings.authenticator ??
-      createDatabasePsuAuthenticator(stores?.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
-    sessions: stores?.sessions,
-    events: stores?.events,
-    pushedRequests: stores?.pushedRequests,
-    consents: stores?.consents,
+  const clock = deps.clock ?? Date.now;
+  const journey = createPsuJourney({
     settings: {
+      mode: deps.mode,
       sessionInactivitySeconds: settings.sessionInactivitySeconds ?? 300,
       cbpiiConsentDays: settings.cbpiiConsentDays ?? 180,
       codeTtlSeconds: settings.codeTtlSeconds ?? 60,
     },
+    clock,
+    sessions: stores.sessions,
+    consents: stores.consents,
+    events: stores.events,
+    authenticator:
+      settings.authenticator ??
+      createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
+    accounts: settings.accounts ?? stores.accounts,
+    psus: stores.psus,
+  });
+  mountAuthorization(app, {
+    issuer: deps.issuer,
+    clients: deps.stores.clients,
+    pushedRequests: stores.pushedRequests,
+    psus: stores.psus,
+    journey,
+    clock,
   });
 }

@@ -26,6 +26,8 @@ button.primary{background:#0b4f8a;color:#fff}
 button.secondary{background:#fff;color:#0b4f8a}
 button:hover{filter:brightness(1.1)}
 :focus-visible{outline:3px solid #c75000;outline-offset:2px}
+.way-out{margin-top:1.5rem;border-top:1px solid #d0d5dd;padding-top:1rem}
+button.link{background:none;border:none;color:#0b4f8a;text-decoration:underline;padding:.5rem 0;min-height:44px}
 .small{font-size:.9rem;color:#404040}
 @media (max-width:40rem){main{margin:0;border-radius:0;box-shadow:none}.actions button{flex:1 1 100%}}
 `;

@@ -65,6 +65,22 @@ function decisionButtons(lang: Lang): Html {
 </div>`;
 }
 
+/** What every step's page needs for its forms and its way out. */
+export interface StepView {
+  tpp: TppDisplay;
+  csrf: string;
+  /** Where "Cancel and return to the TPP" posts. */
+  cancelAction: string;
+}
+
+/** A form of its own, so that leaving never needs the step's fields to be filled in. */
+function wayOut(lang: Lang, view: StepView): Html {
+  return html`<form method="post" action="${view.cancelAction}" class="way-out">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<button type="submit" class="link">${t(lang, 'cancel.return', { client: view.tpp.name })}</button>
+</form>`;
+}
+
 export function errorPage(lang: Lang, message: MessageKey): Html {
   return layout(
     lang,
@@ -81,12 +97,10 @@ export interface Persona {
 
 export function sandboxPage(
   lang: Lang,
-  view: {
-    tpp: TppDisplay;
+  view: StepView & {
     scope: string;
     days: number;
     personas: Persona[];
-    csrf: string;
     action: string;
     error?: MessageKey;
     chosen?: { psuId: string; accountIds: string[] };
@@ -124,11 +138,12 @@ ${scopeList(lang, view.tpp, view.scope, view.days)}
 ${personas}
 </fieldset>
 ${decisionButtons(lang)}
-</form>`,
+</form>
+${wayOut(lang, view)}`,
   );
 }
 
-export function loginPage(lang: Lang, view: { tpp: TppDisplay; csrf: string; action: string; message?: string }): Html {
+export function loginPage(lang: Lang, view: StepView & { action: string; message?: string }): Html {
   return layout(
     lang,
     t(lang, 'page.login'),
@@ -141,32 +156,33 @@ ${alert(view.message)}
 <label class="field" for="password">${t(lang, 'login.password')}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <div class="actions"><button type="submit" class="primary">${t(lang, 'login.submit')}</button></div>
-</form>`,
+</form>
+${wayOut(lang, view)}`,
   );
 }
 
-export function otpPage(lang: Lang, view: { csrf: string; action: string }): Html {
+export function otpPage(lang: Lang, view: StepView & { action: string }): Html {
   return layout(
     lang,
     t(lang, 'page.otp'),
-    html`<p>${t(lang, 'otp.help')}</p>
+    html`${tppHeader(lang, view.tpp)}
+<p>${t(lang, 'otp.help')}</p>
 <form method="post" action="${view.action}">
 <input type="hidden" name="csrf_token" value="${view.csrf}">
 <label class="field" for="otp">${t(lang, 'otp.code')}</label>
 <input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9 ]{6,7}" autocomplete="one-time-code" required autofocus>
 <div class="actions"><button type="submit" class="primary">${t(lang, 'otp.submit')}</button></div>
-</form>`,
+</form>
+${wayOut(lang, view)}`,
   );
 }
 
 export function consentPage(
   lang: Lang,
-  view: {
-    tpp: TppDisplay;
+  view: StepView & {
     scope: string;
     days: number;
     accounts: PsuAccount[];
-    csrf: string;
     action: string;
     error?: MessageKey;
     chosen?: string[];
@@ -186,6 +202,7 @@ ${scopeList(lang, view.tpp, view.scope, view.days)}
 ${accounts}
 </fieldset>
 ${decisionButtons(lang)}
-</form>`,
+</form>
+${wayOut(lang, view)}`,
   );
 }

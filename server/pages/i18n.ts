@@ -43,6 +43,7 @@ const en = {
   'error.server': 'Something went wrong on our side. Please try again later.',
   'error.back': 'You can close this page and return to the application.',
   'logo.alt': 'Logo of {client}',
+  'cancel.return': 'Cancel and return to {client}',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -87,6 +88,7 @@ const fr: Record<MessageKey, string> = {
   'error.server': 'Une erreur s’est produite de notre côté. Veuillez réessayer plus tard.',
   'error.back': 'Vous pouvez fermer cette page et revenir à l’application.',
   'logo.alt': 'Logo de {client}',
+  'cancel.return': 'Annuler et revenir à {client}',
 };
 
 export const CATALOGUE: Record<Lang, Record<MessageKey, string>> = { en, fr };

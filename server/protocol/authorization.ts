@@ -4,7 +4,7 @@
 
 import type { PsuAccount } from './bank.ts';
 import { OAuthError, type OAuthErrorCode } from './errors.ts';
-import type { AuthorizationRequest, ConsentStore, PushedRequestStore } from './psu/ports.ts';
+import type { AuthorizationRequest, GrantedConsent, PushedRequestStore } from './psu/ports.ts';
 import type { ClientRecord, ClientStore } from './registration/ports.ts';
 import type { Scope } from './scope-policy.ts';
 import { randomSecret, secretDigest } from './secrets.ts';
@@ -231,31 +231,29 @@ export interface ConsentPolicy {
 }
 
 /**
- * The PSU approved: a consent for the accounts they chose (only accounts they hold), and a code
- * bound to the client, redirect URI, PKCE challenge and consent. Returns the code, shown once.
+ * The PSU approved: a consent for the accounts they chose (the caller keeps only accounts they
+ * hold), and a code bound to the client, redirect URI, PKCE challenge and consent. Nothing is
+ * written here: the PSU journey stores it together with the end of the session.
  */
-export async function grantConsent(
-  deps: { consents: ConsentStore },
+export async function prepareConsent(
   policy: ConsentPolicy,
   input: {
     request: AuthorizationRequest;
     psuId: string;
-    accounts: PsuAccount[];
-    chosenAccountIds: string[];
+    accountIds: string[];
     /** The time of the SCA this consent follows; absent in the sandbox (no real SCA). */
     scaAt?: number;
     now: number;
   },
-): Promise<{ code: string; consentId: string; accountIds: string[] }> {
-  const held = new Set(input.accounts.filter((a) => a.psuId === input.psuId).map((a) => a.accountId));
-  const accountIds = [...new Set(input.chosenAccountIds)].filter((id) => held.has(id));
+): Promise<GrantedConsent> {
+  const accountIds = [...new Set(input.accountIds)];
   if (accountIds.length === 0) throw new OAuthError('invalid_request', 'choose at least one account');
   const { request, now } = input;
   const days = request.scope === 'cbpii' ? policy.cbpiiConsentDays : AISP_CONSENT_DAYS;
   const consentId = randomSecret(16);
   const code = randomSecret(32);
-  await deps.consents.grant(
-    {
+  return {
+    consent: {
       consentId,
       clientId: request.clientId,
       psuId: input.psuId,
@@ -264,7 +262,7 @@ export async function grantConsent(
       createdAt: now,
       expiresAt: now + days * DAY_MS,
     },
-    {
+    code: {
       codeDigest: await secretDigest(code),
       clientId: request.clientId,
       redirectUri: request.redirectUri,
@@ -275,7 +273,7 @@ export async function grantConsent(
       createdAt: now,
       expiresAt: now + Math.min(policy.codeTtlSeconds, 60) * 1000,
     },
-    input.scaAt === undefined ? undefined : { at: input.scaAt },
-  );
-  return { code, consentId, accountIds };
+    codeSecret: code,
+    ...(input.scaAt === undefined ? {} : { sca: { at: input.scaAt } }),
+  };
 }

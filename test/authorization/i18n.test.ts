@@ -15,9 +15,11 @@ test('every message exists in French and English, with the same placeholders', (
 });
 
 test('every message key the pages and routes use is in the catalogue', () => {
-  const sources = ['../../server/pages/authorize.ts', '../../server/http/routes/authorization.ts'].map((p) =>
-    readFileSync(new URL(p, import.meta.url), 'utf8'),
-  );
+  const sources = [
+    '../../server/pages/authorize.ts',
+    '../../server/http/routes/authorization.ts',
+    '../../server/http/psu-pages.ts',
+  ].map((p) => readFileSync(new URL(p, import.meta.url), 'utf8'));
   const used = new Set<string>();
   for (const source of sources) {
     for (const m of source.matchAll(

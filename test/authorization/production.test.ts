@@ -83,6 +83,20 @@ class Psu {
     await this.get(otpPath);
     return this.submit({ otp });
   }
+  /** "Cancel and return to the TPP" on the current page: its own form, with the CSRF token only. */
+  async cancel(options: { csrf?: boolean } = {}) {
+    const forms = tags(this.page!.text, 'form');
+    const action = forms.find((f) => f.action?.endsWith('/authorize/cancel'))?.action;
+    assert.ok(action, 'the page has a way out');
+    assert.equal(forms.length, 2, 'the way out is a form of its own');
+    const body = new URLSearchParams(options.csrf === false ? {} : { csrf_token: formOf(this.page!.text).csrf });
+    return request(`${this.s.url}${action}`, {
+      ca: this.s.caPem,
+      method: 'POST',
+      headers: { cookie: this.cookie },
+      body,
+    });
+  }
 }
 
 describe('authorization endpoint, production mode: login, SCA, consent', () => {
@@ -93,7 +107,7 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
   const secrets: Record<string, string> = {};
   before(async () => {
     ({ server: s, config, dataDir } = await startProductionServer({ PSU_LOCKOUT_DURATION: '600' }));
-    for (const username of ['jdupont', 'mlocked', 'replay', 'idle']) {
+    for (const username of ['jdupont', 'mlocked', 'replay', 'idle', 'leaver']) {
       const out = await cli(
         psuCommandWith,
         config,
@@ -150,8 +164,10 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
     const page = await psu.open(url());
     assert.equal(page.status, 200, page.text);
     const names = tags(page.text, 'input').map((i) => i.name);
-    assert.deepEqual(names, ['csrf_token', 'username', 'password']);
+    assert.deepEqual(names, ['csrf_token', 'username', 'password', 'csrf_token'], 'the login form, then the way out');
     assert.ok(page.text.includes('<label class="field" for="password">Password</label>'));
+    const far = await psu.get('/en/authorize/login?retry=locked&until=99999999999999999');
+    assert.equal(far.status, 200, 'a lock end beyond what a Date holds is left out, not a 500');
   });
 
   test('password, TOTP, then the PSU picks accounts: consent, code, SCA time recorded, every step logged', async () => {
@@ -227,6 +243,50 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
     await psu.open(url());
     const res = await psu.submit({ username: 'jdupont', password: PASSWORD }, { csrf: false });
     assert.equal(res.status, 403);
+  });
+
+  test('"Cancel and return" on the login, one-time code and consent pages: access_denied with state and iss', async () => {
+    const cancelled = async (psu: Psu, state: string, step: string) => {
+      assert.match(psu.page!.text, /Cancel and return to Acme/, step);
+      const res = await psu.cancel();
+      assert.equal(res.status, 303, `${step}: ${res.text}`);
+      const location = new URL(res.header('location')!);
+      assert.equal(`${location.origin}${location.pathname}`, REDIRECT);
+      assert.equal(location.searchParams.get('error'), 'access_denied', step);
+      assert.equal(location.searchParams.get('state'), state, step);
+      assert.equal(location.searchParams.get('iss'), s.server.issuer, step);
+      assert.equal(location.searchParams.get('code'), null);
+      const again = await psu.cancel();
+      assert.equal(again.status, 409, `${step}: the session has ended`);
+      const [event] = rows(
+        s,
+        "select detail from authentication_events where event = 'session.cancelled' order by occurred_at desc, rowid desc limit 1",
+      );
+      assert.deepEqual(JSON.parse(event.detail), { at: step });
+    };
+
+    const atLogin = new Psu(s);
+    await atLogin.open(url('leave-at-login'));
+    const forged = await atLogin.cancel({ csrf: false });
+    assert.equal(forged.status, 403, 'the way out needs the CSRF token too');
+    await cancelled(atLogin, 'leave-at-login', 'login');
+
+    const atSca = new Psu(s);
+    await atSca.open(url('leave-at-sca'));
+    const login = await atSca.submit({ username: 'leaver', password: PASSWORD });
+    await atSca.get(login.header('location')!);
+    await cancelled(atSca, 'leave-at-sca', 'sca');
+
+    const atConsent = new Psu(s);
+    await atConsent.open(url('leave-at-consent'));
+    const sca = await atConsent.authenticate('leaver', PASSWORD, currentTotp(secrets.leaver!));
+    await atConsent.get(sca.header('location')!);
+    await cancelled(atConsent, 'leave-at-consent', 'consent');
+    const consents = rows(
+      s,
+      "select * from consents where psu_id = (select psu_id from psus where username = 'leaver')",
+    );
+    assert.equal(consents.length, 0, 'leaving grants nothing');
   });
 
   test('the session ends after 5 minutes of inactivity: redirected with access_denied', async () => {

@@ -141,6 +141,25 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
     assert.equal(rows(s, 'select * from consents').length, 0);
   });
 
+  test('"Cancel and return" on the sandbox page: access_denied with state and iss, nothing created', async () => {
+    const page = await request(url({ state: 'gone' }), { ca: s.caPem });
+    const cookie = sessionCookie(page);
+    const cancel = tags(page.text, 'form').find((f) => f.action?.endsWith('/authorize/cancel'));
+    assert.ok(cancel, 'the page has a way out');
+    const res = await request(`${s.url}${cancel.action}`, {
+      ca: s.caPem,
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ csrf_token: formOf(page.text).csrf }),
+    });
+    assert.equal(res.status, 303, res.text);
+    const location = new URL(res.header('location')!);
+    assert.equal(location.searchParams.get('error'), 'access_denied');
+    assert.equal(location.searchParams.get('state'), 'gone');
+    assert.equal(location.searchParams.get('iss'), s.server.issuer);
+    assert.equal(rows(s, 'select * from consents').length, 0);
+  });
+
   test('a state of 1,000+ characters comes back byte for byte', async () => {
     const state = `${'é&=+/ ?#%'.repeat(130)}\u{1F600}`;
     assert.ok(state.length > 1000);
@@ -197,7 +216,8 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
     const buttons = tags(page.text, 'button');
     assert.deepEqual(
       buttons.map((b) => b.value),
-      ['approve', 'refuse'],
+      ['approve', 'refuse', undefined],
+      'approve and refuse, then the way out',
     );
     assert.ok(page.text.includes('Allow access') && page.text.includes('Refuse'));
 

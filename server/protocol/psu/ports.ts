@@ -93,6 +93,7 @@ export interface PsuSessionStore {
 export type AuthenticationEventName =
   | 'session.started'
   | 'session.expired'
+  | 'session.cancelled'
   | 'login.succeeded'
   | 'login.failed'
   | 'sca.succeeded'
@@ -143,12 +144,23 @@ export interface AuthorizationCodeRecord {
   expiresAt: number;
 }
 
+/** What a PSU's approval writes: the consent, its code and, after a real SCA, the SCA time. */
+export interface GrantedConsent {
+  consent: ConsentRecord;
+  code: AuthorizationCodeRecord;
+  /** The code itself, shown once in the redirect; only its digest is stored. */
+  codeSecret: string;
+  sca?: { at: number };
+}
+
 export interface ConsentStore {
   /**
-   * The consent, its authorization code and (after a real SCA) the PSU's last SCA time for this
-   * client, in one transaction.
+   * The last step of the PSU journey, in one transaction: the session moves from `fromStage` to
+   * `done` (with the approving PSU), the consent and its code are inserted and the PSU's last SCA
+   * time for this client is kept. False, and nothing written, if the session was no longer at
+   * `fromStage` (a replayed or concurrent form).
    */
-  grant(consent: ConsentRecord, code: AuthorizationCodeRecord, sca?: { at: number }): Promise<void>;
+  grant(granted: GrantedConsent, session: { sessionDigest: string; fromStage: PsuSessionStage }): Promise<boolean>;
   /** Consents, newest first, optionally of one PSU and/or one client. */
   list(filter: {
     psuId?: string;

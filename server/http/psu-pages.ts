@@ -1,0 +1,80 @@
+// How a PSU page or redirect leaves the server: the headers every page carries (no caching, no
+// framing, a CSP limited to this origin, no referrer), the session cookie, and the redirect to
+// the client with the authorization response.
+import type { Context } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import { errorPage } from '../pages/authorize.ts';
+import type { Lang, MessageKey } from '../pages/i18n.ts';
+import { authorizationResponseUrl } from '../protocol/authorization.ts';
+import type { AuthorizationRequest } from '../protocol/psu/ports.ts';
+import type { AuthorizationResponse } from '../protocol/psu-journey.ts';
+import type { AppEnv } from './env.ts';
+
+const COOKIE = 'psu_session';
+
+export type PageStatus = 200 | 400 | 403 | 409 | 410 | 500;
+
+export interface PageSources {
+  /** Origins a form may post to, or be redirected to after a post. */
+  formTargets?: string[];
+  /** Image URLs besides our own (the TPP's logo). */
+  images?: string[];
+}
+
+/** Headers of every page and redirect: no caching, no framing, only this origin, no referrer. */
+export function secureHeaders(c: Context<AppEnv>, extra: PageSources = {}): void {
+  const formAction = ["'self'", ...(extra.formTargets ?? [])].join(' ');
+  const images = ["'self'", ...(extra.images ?? [])].join(' ');
+  c.header(
+    'Content-Security-Policy',
+    `default-src 'self'; img-src ${images}; frame-ancestors 'none'; form-action ${formAction}; base-uri 'none'`,
+  );
+  c.header('Cache-Control', 'no-store');
+  c.header('Pragma', 'no-cache');
+  c.header('X-Content-Type-Options', 'nosniff');
+  c.header('X-Frame-Options', 'DENY');
+  c.header('Referrer-Policy', 'no-referrer');
+}
+
+export async function showPage(
+  c: Context<AppEnv>,
+  body: ReturnType<typeof errorPage>,
+  status: PageStatus,
+  extra?: PageSources,
+) {
+  secureHeaders(c, extra);
+  return c.html(await body, status);
+}
+
+export const showError = (c: Context<AppEnv>, lang: Lang, message: MessageKey, status: Exclude<PageStatus, 200>) =>
+  showPage(c, errorPage(lang, message), status);
+
+export function seeOther(c: Context<AppEnv>, location: string) {
+  secureHeaders(c);
+  return c.redirect(location, 303);
+}
+
+/** The browser back to the client: the redirect URI with the response, `state` and `iss` (RFC 9207). */
+export function respondToClient(
+  c: Context<AppEnv>,
+  issuer: string,
+  request: Pick<AuthorizationRequest, 'redirectUri' | 'state'>,
+  response: AuthorizationResponse,
+) {
+  return seeOther(c, authorizationResponseUrl(issuer, request.redirectUri, response, request.state));
+}
+
+/** The session cookie's secret: `__Host-`, Secure, HttpOnly, SameSite=Lax. */
+export function sessionSecret(c: Context<AppEnv>): string | undefined {
+  return getCookie(c, COOKIE, 'host');
+}
+
+export function setSessionSecret(c: Context<AppEnv>, secret: string): void {
+  setCookie(c, COOKIE, secret, { prefix: 'host', path: '/', secure: true, httpOnly: true, sameSite: 'Lax' });
+}
+
+/** The page sources a PSU page of `redirectUri`'s client needs. */
+export function pageSources(redirectUri: string, logoUri: string | undefined): PageSources {
+  // Chromium applies form-action to the redirect that follows a form POST: the client's origin is allowed.
+  return { formTargets: [new URL(redirectUri).origin], images: logoUri ? [logoUri] : [] };
+}

@@ -1,0 +1,466 @@
+// The PSU's journey at the authorization endpoint (RTS art. 4 and 29) as explicit steps:
+// login -> sca -> consent -> done in production, consent -> done in the sandbox, and a way out
+// (cancel) from every step. Each step is a function of the session, the input and the time the
+// injected clock gave; it returns a Transition (the session write, the audit events and what the
+// browser gets next) and writes nothing itself. `createPsuJourney` applies a transition: the
+// session write is conditional on the session still being at the step, and only when it wins are
+// the events recorded and the outcome shown. The last step (session done + consent + code) is one
+// write. The HTTP adapter (http/routes/authorization.ts) only maps outcomes to pages and redirects.
+import { timingSafeEqual } from 'node:crypto';
+import { AISP_CONSENT_DAYS, prepareConsent } from './authorization.ts';
+import type { AccountDirectory, PsuAccount, PsuAuthenticationResult, PsuAuthenticator } from './bank.ts';
+import type { OAuthErrorCode } from './errors.ts';
+import type {
+  AuthenticationEventLog,
+  AuthenticationEventName,
+  AuthorizationRequest,
+  ConsentStore,
+  GrantedConsent,
+  PsuRecord,
+  PsuSession,
+  PsuSessionStage,
+  PsuSessionStore,
+  PsuStore,
+} from './psu/ports.ts';
+import { randomSecret, secretDigest } from './secrets.ts';
+
+export type Clock = () => number;
+
+export interface JourneySettings {
+  mode: 'sandbox' | 'production';
+  /** RTS art. 4(3)(d): 300 s. */
+  sessionInactivitySeconds: number;
+  cbpiiConsentDays: number;
+  codeTtlSeconds: number;
+}
+
+/** The pages of the journey; the HTTP adapter renders them from the session. */
+export type JourneyPage = 'login' | 'otp' | 'consent' | 'sandbox';
+
+/** Why the PSU sees our error page instead of the next step. */
+export type JourneyFailure =
+  | { reason: 'session'; status: 410 }
+  | { reason: 'done'; status: 409 }
+  | { reason: 'csrf'; status: 403 }
+  | { reason: 'invalid_request'; status: 400 };
+
+export type AuthorizationResponse = { code: string } | { error: OAuthErrorCode; error_description?: string };
+
+export type JourneyOutcome =
+  /** Render `page` for `session`; `problem` re-renders a form with what the PSU chose. */
+  | { type: 'page'; page: JourneyPage; session: PsuSession; problem?: { psuId?: string; chosen: string[] } }
+  /** Send the browser to another step's page (303), with the single failure message if any. */
+  | { type: 'goto'; step: 'login' | 'otp' | 'consent'; retry?: { failed: true } | { lockedUntil: number } }
+  /** The end: the client's redirect URI with the response, `state` and `iss`. */
+  | { type: 'respond'; request: AuthorizationRequest; response: AuthorizationResponse }
+  | ({ type: 'error' } & JourneyFailure);
+
+export interface JourneyEvent {
+  event: AuthenticationEventName;
+  psuId?: string;
+  detail?: Record<string, unknown>;
+}
+
+type SessionChanges = Partial<Pick<PsuSession, 'psuId' | 'stage' | 'authenticatedAt' | 'lastSeenAt' | 'expiresAt'>>;
+
+export interface Transition {
+  /** The session write, conditional on the session still being at `from`. */
+  write?:
+    | { kind: 'advance'; from: PsuSessionStage; changes: SessionChanges }
+    /** The last step: the session ends and the consent and code are stored, in one transaction. */
+    | { kind: 'grant'; from: PsuSessionStage; psuId: string; granted: GrantedConsent };
+  /** Recorded only if the write won (RTS art. 29: a request that lost a race did nothing). */
+  events: JourneyEvent[];
+  outcome: JourneyOutcome;
+  /** What the PSU sees when the write lost the race; default: the request is already completed. */
+  lost?: JourneyOutcome;
+}
+
+const fail = (failure: JourneyFailure): Transition => ({ events: [], outcome: { type: 'error', ...failure } });
+const DONE: JourneyFailure = { reason: 'done', status: 409 };
+const NO_SESSION: JourneyFailure = { reason: 'session', status: 410 };
+const STEPS_WITH_A_WAY_OUT: PsuSessionStage[] = ['login', 'sca', 'consent'];
+
+/** Constant-time comparison of the form's CSRF token with the session's. */
+export function sameToken(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The pure steps; exported for unit tests. `now` always comes from the journey's clock. */
+export const steps = {
+  /** A new session for a checked request: the first stage depends on the mode. */
+  start(request: AuthorizationRequest, settings: JourneySettings, now: number): PsuSession {
+    return {
+      sessionId: globalThis.crypto.randomUUID(),
+      request,
+      psuId: null,
+      stage: settings.mode === 'sandbox' ? 'consent' : 'login',
+      csrfToken: randomSecret(32),
+      authenticatedAt: null,
+      lastSeenAt: now,
+      expiresAt: now + settings.sessionInactivitySeconds * 1000,
+      createdAt: now,
+    };
+  },
+
+  /**
+   * Before any step: the session must be active (RTS art. 4(3)(d)) and at one of `stages`. An
+   * inactive session ends with `access_denied` to the client. Returns undefined to go on.
+   */
+  guard(
+    session: PsuSession,
+    stages: PsuSessionStage[],
+    settings: JourneySettings,
+    now: number,
+  ): Transition | undefined {
+    if (session.stage === 'done') return fail(DONE);
+    if (session.lastSeenAt + settings.sessionInactivitySeconds * 1000 <= now || session.expiresAt <= now) {
+      return {
+        write: { kind: 'advance', from: session.stage, changes: { stage: 'done' } },
+        events: [{ event: 'session.expired' }],
+        outcome: {
+          type: 'respond',
+          request: session.request,
+          response: {
+            error: 'access_denied',
+            error_description: 'the PSU session ended after 5 minutes of inactivity',
+          },
+        },
+        lost: { type: 'error', ...NO_SESSION },
+      };
+    }
+    if (!stages.includes(session.stage)) return fail(DONE);
+    return undefined;
+  },
+
+  /** Showing the page of the current stage keeps the session alive. */
+  view(session: PsuSession, page: JourneyPage, settings: JourneySettings, now: number): Transition {
+    return {
+      write: { kind: 'advance', from: session.stage, changes: refreshed(settings, now) },
+      events: [],
+      outcome: { type: 'page', page, session },
+    };
+  },
+
+  /**
+   * First factor. Right or wrong, the PSU is asked for the code: only the end result is shown
+   * (RTS art. 4(3)(a)); a blocked PSU is told at once (art. 4(3)(b)).
+   */
+  login(_session: PsuSession, verified: PsuAuthenticationResult, settings: JourneySettings, now: number): Transition {
+    if (!verified.ok && verified.lockedUntil !== undefined) {
+      return {
+        write: { kind: 'advance', from: 'login', changes: refreshed(settings, now) },
+        events: [
+          {
+            event: verified.lockedNow ? 'psu.locked' : 'login.failed',
+            psuId: verified.psuId,
+            detail: { lockedUntil: verified.lockedUntil },
+          },
+        ],
+        outcome: { type: 'goto', step: 'login', retry: { lockedUntil: verified.lockedUntil } },
+      };
+    }
+    return {
+      write: {
+        kind: 'advance',
+        from: 'login',
+        changes: { ...refreshed(settings, now), stage: 'sca', psuId: verified.ok ? verified.psuId : null },
+      },
+      events: [
+        verified.ok
+          ? { event: 'login.succeeded', psuId: verified.psuId }
+          : { event: 'login.failed', psuId: verified.psuId, detail: { factor: 'knowledge' } },
+      ],
+      outcome: { type: 'goto', step: 'otp' },
+    };
+  },
+
+  /**
+   * Second factor. `verified` is absent when the first factor failed (no PSU to check the code
+   * against): the PSU is sent back to the login with the same single message either way.
+   */
+  otp(
+    _session: PsuSession,
+    verified: PsuAuthenticationResult | undefined,
+    settings: JourneySettings,
+    now: number,
+  ): Transition {
+    if (verified?.ok) {
+      return {
+        write: {
+          kind: 'advance',
+          from: 'sca',
+          changes: { ...refreshed(settings, now), stage: 'consent', authenticatedAt: now },
+        },
+        events: [{ event: 'sca.succeeded' }],
+        outcome: { type: 'goto', step: 'consent' },
+      };
+    }
+    const back: Transition['write'] = {
+      kind: 'advance',
+      from: 'sca',
+      changes: { ...refreshed(settings, now), stage: 'login', psuId: null },
+    };
+    if (!verified) {
+      return {
+        write: back,
+        events: [{ event: 'sca.failed', detail: { factor: 'knowledge' } }],
+        outcome: { type: 'goto', step: 'login', retry: { failed: true } },
+      };
+    }
+    return {
+      write: back,
+      events: [
+        {
+          event: verified.lockedNow ? 'psu.locked' : 'sca.failed',
+          detail: verified.lockedUntil ? { lockedUntil: verified.lockedUntil } : { factor: 'possession' },
+        },
+      ],
+      outcome: {
+        type: 'goto',
+        step: 'login',
+        retry: verified.lockedUntil !== undefined ? { lockedUntil: verified.lockedUntil } : { failed: true },
+      },
+    };
+  },
+
+  /** The PSU refused on the consent page. */
+  refuse(session: PsuSession): Transition {
+    return {
+      write: { kind: 'advance', from: 'consent', changes: { stage: 'done' } },
+      events: [{ event: 'consent.refused' }],
+      outcome: {
+        type: 'respond',
+        request: session.request,
+        response: { error: 'access_denied', error_description: 'the PSU refused' },
+      },
+    };
+  },
+
+  /** "Cancel and return to the TPP", from any step before the end. */
+  cancel(session: PsuSession): Transition {
+    if (!STEPS_WITH_A_WAY_OUT.includes(session.stage)) return fail(DONE);
+    return {
+      write: { kind: 'advance', from: session.stage, changes: { stage: 'done' } },
+      events: [{ event: 'session.cancelled', detail: { at: session.stage } }],
+      outcome: {
+        type: 'respond',
+        request: session.request,
+        response: { error: 'access_denied', error_description: 'the PSU cancelled' },
+      },
+    };
+  },
+
+  /**
+   * The PSU approved. `psu` is who approves: the authenticated PSU in production, the chosen
+   * persona in the sandbox. Without a held account chosen, the page comes back. The session's end,
+   * the consent and the code are one write.
+   */
+  async approve(
+    session: PsuSession,
+    input: { psuId: string; accounts: PsuAccount[]; chosen: string[]; scaAt?: number },
+    settings: JourneySettings,
+    now: number,
+  ): Promise<Transition> {
+    const page: JourneyPage = settings.mode === 'sandbox' ? 'sandbox' : 'consent';
+    const held = new Set(input.accounts.filter((a) => a.psuId === input.psuId).map((a) => a.accountId));
+    if (!input.chosen.some((id) => held.has(id))) {
+      return {
+        events: [],
+        outcome: { type: 'page', page, session, problem: { psuId: input.psuId, chosen: input.chosen } },
+      };
+    }
+    const granted = await prepareConsent(settings, {
+      request: session.request,
+      psuId: input.psuId,
+      accountIds: input.chosen.filter((id) => held.has(id)),
+      scaAt: input.scaAt,
+      now,
+    });
+    return {
+      write: { kind: 'grant', from: 'consent', psuId: input.psuId, granted },
+      events: [
+        {
+          event: 'consent.granted',
+          psuId: input.psuId,
+          detail: {
+            consentId: granted.consent.consentId,
+            scope: session.request.scope,
+            accountIds: granted.consent.accountIds,
+          },
+        },
+      ],
+      outcome: { type: 'respond', request: session.request, response: { code: granted.codeSecret } },
+    };
+  },
+};
+
+function refreshed(settings: JourneySettings, now: number): SessionChanges {
+  return { lastSeenAt: now, expiresAt: now + settings.sessionInactivitySeconds * 1000 };
+}
+
+export interface PsuJourneyDeps {
+  settings: JourneySettings;
+  clock: Clock;
+  sessions: PsuSessionStore;
+  consents: ConsentStore;
+  events: AuthenticationEventLog;
+  authenticator: PsuAuthenticator;
+  accounts: AccountDirectory;
+  psus: Pick<PsuStore, 'find'>;
+}
+
+/** Form input of the decision step. */
+export interface Decision {
+  csrf: string | undefined;
+  approve: boolean;
+  /** Sandbox: the chosen persona. */
+  persona?: string;
+  accounts: string[];
+}
+
+export type PsuJourney = ReturnType<typeof createPsuJourney>;
+
+/**
+ * The journey's use cases, one per step: find the session of the cookie's secret, check it, run
+ * the step at the clock's time, apply its transition. Each returns the outcome for the browser.
+ */
+export function createPsuJourney(deps: PsuJourneyDeps) {
+  const { settings } = deps;
+
+  async function apply(digest: string, session: PsuSession, transition: Transition): Promise<JourneyOutcome> {
+    const { write } = transition;
+    let won = true;
+    if (write?.kind === 'advance') {
+      won = await deps.sessions.advance(digest, write.from, write.changes);
+    } else if (write?.kind === 'grant') {
+      won = await deps.consents.grant(write.granted, { sessionDigest: digest, fromStage: write.from });
+    }
+    if (!won) return transition.lost ?? { type: 'error', ...DONE };
+    const occurredAt = deps.clock();
+    for (const e of transition.events) {
+      await deps.events.record({
+        sessionId: session.sessionId,
+        event: e.event,
+        occurredAt,
+        clientId: session.request.clientId,
+        psuId: e.psuId ?? (write?.kind === 'grant' ? write.psuId : undefined) ?? session.psuId ?? undefined,
+        detail: e.detail,
+      });
+    }
+    return transition.outcome;
+  }
+
+  /** The session of a cookie secret, at one of `stages`, with the form's CSRF token if `csrf` is given. */
+  async function load(
+    secret: string | undefined,
+    stages: PsuSessionStage[],
+    now: number,
+    csrf?: { token: string | undefined },
+  ): Promise<{ digest: string; session: PsuSession } | JourneyOutcome> {
+    if (!secret) return { type: 'error', ...NO_SESSION };
+    const digest = await secretDigest(secret);
+    const session = await deps.sessions.find(digest);
+    if (!session) return { type: 'error', ...NO_SESSION };
+    const stop = steps.guard(session, stages, settings, now);
+    if (stop) return apply(digest, session, stop);
+    if (csrf && !sameToken(csrf.token, session.csrfToken)) return { type: 'error', reason: 'csrf', status: 403 };
+    return { digest, session };
+  }
+
+  const isOutcome = (value: object): value is JourneyOutcome => 'type' in value;
+
+  return {
+    settings,
+    /** The PSU's accounts, as the consent page lists them. */
+    accounts: deps.accounts,
+
+    /** The checked request starts a session; returns the cookie secret and the first page. */
+    async start(request: AuthorizationRequest): Promise<{ secret: string; outcome: JourneyOutcome }> {
+      const now = deps.clock();
+      const session = steps.start(request, settings, now);
+      const secret = randomSecret(32);
+      await deps.sessions.create(await secretDigest(secret), session);
+      await deps.events.record({
+        sessionId: session.sessionId,
+        event: 'session.started',
+        occurredAt: now,
+        clientId: request.clientId,
+        detail: { scope: request.scope, mode: settings.mode },
+      });
+      return {
+        secret,
+        outcome: { type: 'page', page: settings.mode === 'sandbox' ? 'sandbox' : 'login', session },
+      };
+    },
+
+    /** GET of a step's page. */
+    async view(secret: string | undefined, page: 'login' | 'otp' | 'consent'): Promise<JourneyOutcome> {
+      const now = deps.clock();
+      const stage: PsuSessionStage = page === 'otp' ? 'sca' : page;
+      const loaded = await load(secret, [stage], now);
+      if (isOutcome(loaded)) return loaded;
+      return apply(loaded.digest, loaded.session, steps.view(loaded.session, page, settings, now));
+    },
+
+    async login(secret: string | undefined, input: { csrf: string | undefined; username: string; password: string }) {
+      const now = deps.clock();
+      const loaded = await load(secret, ['login'], now, { token: input.csrf });
+      if (isOutcome(loaded)) return loaded;
+      const verified = await deps.authenticator.verifyPassword(input.username, input.password, now);
+      return apply(loaded.digest, loaded.session, steps.login(loaded.session, verified, settings, now));
+    },
+
+    async otp(secret: string | undefined, input: { csrf: string | undefined; otp: string }) {
+      const now = deps.clock();
+      const loaded = await load(secret, ['sca'], now, { token: input.csrf });
+      if (isOutcome(loaded)) return loaded;
+      const { psuId } = loaded.session;
+      const verified = psuId ? await deps.authenticator.verifyOneTimeCode(psuId, input.otp, now) : undefined;
+      return apply(loaded.digest, loaded.session, steps.otp(loaded.session, verified, settings, now));
+    },
+
+    async decide(secret: string | undefined, input: Decision): Promise<JourneyOutcome> {
+      const now = deps.clock();
+      const loaded = await load(secret, ['consent'], now, { token: input.csrf });
+      if (isOutcome(loaded)) return loaded;
+      const { digest, session } = loaded;
+      if (!input.approve) return apply(digest, session, steps.refuse(session));
+      let psu: Pick<PsuRecord, 'psuId'>;
+      let scaAt: number | undefined;
+      if (settings.mode === 'sandbox') {
+        const persona = input.persona ? await deps.psus.find(input.persona) : undefined;
+        if (!persona?.sandbox || persona.status !== 'active')
+          return { type: 'error', reason: 'invalid_request', status: 400 };
+        psu = persona;
+      } else {
+        if (!session.psuId || session.authenticatedAt === null) return { type: 'error', ...NO_SESSION };
+        psu = { psuId: session.psuId };
+        scaAt = session.authenticatedAt;
+      }
+      const accounts = await deps.accounts.accountsOf(psu.psuId);
+      const transition = await steps.approve(
+        session,
+        { psuId: psu.psuId, accounts, chosen: input.accounts, scaAt },
+        settings,
+        now,
+      );
+      return apply(digest, session, transition);
+    },
+
+    async cancel(secret: string | undefined, input: { csrf: string | undefined }): Promise<JourneyOutcome> {
+      const now = deps.clock();
+      const loaded = await load(secret, STEPS_WITH_A_WAY_OUT, now, { token: input.csrf });
+      if (isOutcome(loaded)) return loaded;
+      return apply(loaded.digest, loaded.session, steps.cancel(loaded.session));
+    },
+
+    /** The consent's duration in days, as the pages state it. */
+    consentDays(scope: string): number {
+      return scope === 'cbpii' ? settings.cbpiiConsentDays : AISP_CONSENT_DAYS;
+    },
+  };
+}
