@@ -182,7 +182,8 @@ export interface AuthorizationSettings {
 
 function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: MiddlewareHandler<AppEnv>): void {
   const settings = deps.authorization ?? {};
-  const stores = deps.stores.authorization;
+  // scripts/gen.ts builds the app without stores, only for its OpenAPI document.
+  const stores = deps.stores.authorization ?? ({} as AuthorizationStores);
   mountPar(app, {
     clients: deps.stores.clients,
     pushedRequests: stores?.pushedRequests,
