@@ -1,8 +1,6 @@
 // The authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 9126, RFC 9207) without HTTP: checks an
 // authorization request, pushes one, builds the redirects, and turns a PSU's approval into a consent
 // and an authorization code.
-
-import type { PsuAccount } from './bank.ts';
 import { OAuthError, type OAuthErrorCode } from './errors.ts';
 import type { AuthorizationRequest, GrantedConsent, PushedRequestStore } from './psu/ports.ts';
 import type { ClientRecord, ClientStore } from './registration/ports.ts';
