@@ -202,31 +202,55 @@ describe('psd2-oauth command line', () => {
     const db = openSqlite(join(env.DATA_DIR as string, 'psd2-oauth.db'));
     const now = Date.now();
     try {
-      const consents = createSqliteStores(db).authorization.consents;
+      const { consents, sessions } = createSqliteStores(db).authorization;
       for (const [i, accountId] of ids.entries()) {
         const consentId = `consent-${i}`;
-        await consents.grant(
+        const request = {
+          clientId: 'c1',
+          redirectUri: 'https://tpp.example/cb',
+          scope: 'aisp',
+          codeChallenge: 'x',
+          codeChallengeMethod: 'S256' as const,
+        };
+        // The approval ends a PSU session at its consent step, in the same transaction.
+        await sessions.create(`session-${i}`, {
+          sessionId: `sid-${i}`,
+          request,
+          psuId,
+          stage: 'consent',
+          csrfToken: 'csrf',
+          authenticatedAt: now,
+          lastSeenAt: now,
+          expiresAt: now + 300_000,
+          createdAt: now,
+        });
+        const granted = await consents.grant(
           {
-            consentId,
-            clientId: 'c1',
-            psuId,
-            scope: 'aisp',
-            accountIds: [accountId as string],
-            createdAt: now,
-            expiresAt: now + 1e9,
+            consent: {
+              consentId,
+              clientId: 'c1',
+              psuId,
+              scope: 'aisp',
+              accountIds: [accountId as string],
+              createdAt: now,
+              expiresAt: now + 1e9,
+            },
+            code: {
+              codeDigest: `digest-${i}`,
+              clientId: 'c1',
+              redirectUri: request.redirectUri,
+              codeChallenge: 'x',
+              consentId,
+              psuId,
+              scope: 'aisp',
+              createdAt: now,
+              expiresAt: now + 60_000,
+            },
+            codeSecret: `code-${i}`,
           },
-          {
-            codeDigest: `digest-${i}`,
-            clientId: 'c1',
-            redirectUri: 'https://tpp.example/cb',
-            codeChallenge: 'x',
-            consentId,
-            psuId,
-            scope: 'aisp',
-            createdAt: now,
-            expiresAt: now + 60_000,
-          },
+          { sessionDigest: `session-${i}`, fromStage: 'consent' },
         );
+        assert.equal(granted, true);
       }
     } finally {
       db.$client.close();
