@@ -4,37 +4,40 @@
 //   npm start                                  # in one terminal: the sandbox on https://localhost:8443
 //   node examples/tpp-quickstart.ts            # in another (Deno: deno run -A examples/tpp-quickstart.ts)
 //
-// Settings: BASE_URL (default https://localhost:8443), DATA_DIR (the sandbox's, default ./data).
+// Settings: BASE_URL (default https://localhost:8443), DATA_DIR (the sandbox's, default ./data),
+// TPP_DIR (a QWAC made before with `psd2-oauth sandbox-cert --out DIR`; made here when absent).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { createTppClient } from 'psd2-oauth/sdk';
+import { createTppClient } from '@psd2-oauth/sdk';
 
 const baseUrl = process.env.BASE_URL ?? 'https://localhost:8443';
 const redirectUri = 'https://tpp.example/callback';
 
 // 1. A test QWAC with the AISP role, signed by the sandbox CA (`psd2-oauth sandbox-cert`).
-const out = mkdtempSync(join(tmpdir(), 'tpp-'));
+const out = process.env.TPP_DIR ?? mkdtempSync(join(tmpdir(), 'tpp-'));
 const cli = new URL('../server/bin.ts', import.meta.url).pathname;
 const runtime = 'Deno' in globalThis ? [process.execPath, 'run', '-A', cli] : [process.execPath, cli];
-execFileSync(
-  runtime[0] as string,
-  [
-    ...runtime.slice(1),
-    'sandbox-cert',
-    '--org-id',
-    'PSDFR-ACPR-12345',
-    '--roles',
-    'PSP_AI',
-    '--name',
-    'Acme TPP',
-    '--out',
-    out,
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
+if (!process.env.TPP_DIR) {
+  execFileSync(
+    runtime[0] as string,
+    [
+      ...runtime.slice(1),
+      'sandbox-cert',
+      '--org-id',
+      'PSDFR-ACPR-12345',
+      '--roles',
+      'PSP_AI',
+      '--name',
+      'Acme TPP',
+      '--out',
+      out,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
 const file = (name: string) => readFileSync(join(out, name), 'utf8');
 const tpp = createTppClient({
   baseUrl,

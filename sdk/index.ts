@@ -1,5 +1,6 @@
 // The psd2-oauth TPP SDK: typed calls over the server's own OpenAPI document (sdk/schema.d.ts is
 // generated from it by `npm run gen`), mutual TLS on Node and Deno. It never imports server code.
+import './node-version.ts';
 import createClient, { type Client } from 'openapi-fetch';
 import { createMtlsFetch, type TlsCredentials } from './mtls.ts';
 import { createPkce, randomToken } from './pkce.ts';
