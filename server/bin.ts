@@ -7,6 +7,8 @@ import { main } from './cli.ts';
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A refusal exits at once: a half-started server must not linger on a timer or a worker.
+    if (code !== 0) process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`psd2-oauth: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,12 +1,10 @@
 // The runtime edge: reads files, opens the store, starts the HTTPS listener. The same code runs on
 // Node and on Deno, through node:https (Deno.serve cannot request client certificates).
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
-import { openSqlite } from '../db/sqlite.ts';
-import { createSqliteStores } from '../db/stores.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
@@ -14,6 +12,7 @@ import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
 import { loadSigningKeys } from './protocol/signing-keys.ts';
 import { startSigningThreads } from './signing-threads.ts';
+import { checkTlsPair, listenProblem, openDatabase, readSettingFile } from './startup.ts';
 
 export interface RunningServer {
   url: string;
@@ -38,14 +37,47 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // A buffered log still reaches stdout every second on a quiet server.
   const flushTimer = destination ? setInterval(() => destination.flush(), 1000) : undefined;
   flushTimer?.unref();
+  // What start-up opened, closed again if a later step fails: a refused start must exit, not hang.
+  const opened: (() => unknown)[] = [];
+  try {
+    return await start(config, logger, options, opened, () => {
+      if (flushTimer) clearInterval(flushTimer);
+      try {
+        destination?.flushSync();
+      } catch {
+        // Not open yet (nothing was written): nothing to flush.
+      }
+    });
+  } catch (err) {
+    for (const close of opened.reverse()) await close();
+    if (flushTimer) clearInterval(flushTimer);
+    throw err;
+  }
+}
+
+async function start(
+  config: Config,
+  logger: Logger,
+  options: StartOptions,
+  opened: (() => unknown)[],
+  flushLog: () => void,
+): Promise<RunningServer> {
   const tls = await loadTls(config);
   const trustAnchorsPem = await loadTrustAnchors(config);
+  const intermediatesPem = config.intermediateCerts
+    ? readSettingFile('INTERMEDIATE_CERTS', config.intermediateCerts)
+    : undefined;
 
-  const db = openSqlite(config.databasePath);
-  const stores = createSqliteStores(db);
+  // In production a corrupt file is refused before anything is served (PRAGMA quick_check).
+  const database = openDatabase(config.databasePath, databaseSetting(config), {
+    integrityCheck: config.mode === 'production',
+  });
+  opened.push(() => database.close());
+  const stores = database.stores;
   const loadedKeys = await loadSigningKeys(stores.signingKeys, config.signingAlg);
   const signing =
     config.signingThreads > 0 ? await startSigningThreads(loadedKeys.active, config.signingThreads, logger) : undefined;
+  if (signing) opened.push(() => signing.close());
   const keys = signing ? { ...loadedKeys, active: signing.key } : loadedKeys;
   if (config.mode === 'sandbox') await seedSandboxPersonas(stores.authorization.psus);
 
@@ -75,9 +107,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     socket.once('close', () => inFlight.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) =>
+      reject(listenProblem(err, { setting: 'PORT', value: config.port }, config.host) ?? err),
+    );
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -90,7 +124,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     keys,
     stores,
     trustAnchorsPem,
-    intermediatesPem: config.intermediateCerts ? readFileSync(config.intermediateCerts, 'utf8') : undefined,
+    intermediatesPem,
     trustedProxies: config.trustedProxies,
     tokens: {
       ttl: config.accessTokenTtl,
@@ -126,14 +160,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         purge.stop();
         server.close(() => {
           void signing?.close();
-          db.$client.close();
+          database.close();
           logger.info('stopped');
-          if (flushTimer) clearInterval(flushTimer);
-          try {
-            destination?.flushSync();
-          } catch {
-            // Not open yet (nothing was written): nothing to flush.
-          }
+          flushLog();
           resolve();
         });
         for (const [socket, requests] of inFlight) if (requests === 0) socket.destroy();
@@ -145,20 +174,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
 async function loadTls(config: Config): Promise<{ cert: string; key: string }> {
   if (config.tlsCert && config.tlsKey) {
-    return { cert: readFileSync(config.tlsCert, 'utf8'), key: readFileSync(config.tlsKey, 'utf8') };
+    const pair = { cert: readSettingFile('TLS_CERT', config.tlsCert), key: readSettingFile('TLS_KEY', config.tlsKey) };
+    checkTlsPair(pair.cert, pair.key);
+    return pair;
   }
   // Only reachable in sandbox mode: production without TLS_CERT is refused by the config.
   const ca = await ensureSandboxCa(config.dataDir);
   return ensureSandboxTls(config.dataDir, ca);
 }
 
+/** The setting that chose the database file, for start-up messages. */
+function databaseSetting(config: Config): string {
+  return config.databasePath === join(config.dataDir, 'psd2-oauth.db') ? 'DATA_DIR' : 'DATABASE_URL';
+}
+
 /** The PEM bundle of accepted client-certificate issuers; sandbox mode adds its own CA. */
 async function loadTrustAnchors(config: Config): Promise<string> {
   const parts: string[] = [];
-  if (config.trustAnchors) parts.push(readFileSync(config.trustAnchors, 'utf8'));
+  if (config.trustAnchors) parts.push(readSettingFile('TRUST_ANCHORS', config.trustAnchors));
   if (config.mode === 'sandbox') {
     await ensureSandboxCa(config.dataDir);
-    parts.push(readFileSync(sandboxPaths(config.dataDir).caCert, 'utf8'));
+    parts.push(readSettingFile('DATA_DIR', sandboxPaths(config.dataDir).caCert));
   }
   return parts.join('\n');
 }

@@ -2,6 +2,8 @@
 // setting, says what is wrong and what to do, and a sysexits code (74 for a file that cannot be read
 // or written, 78 for a setting that is wrong). Used by the server and by every CLI command that
 // opens the database.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { openSqlite } from '../db/sqlite.ts';
 import { createSqliteStores, type Stores } from '../db/stores.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
@@ -30,7 +32,7 @@ export function databaseProblem(err: unknown, path: string, setting: string): Op
       `${where} cannot be written (${c}): give the server's user write access to the file and its folder`,
     );
   }
-  if (c === 'SQLITE_CANTOPEN' || c === 'EACCES' || c === 'EPERM' || c === 'ENOTDIR' || c === 'EISDIR') {
+  if (['SQLITE_CANTOPEN', 'EACCES', 'EPERM', 'ENOTDIR', 'EISDIR', 'EEXIST'].includes(c)) {
     return new OperatorError(
       EXIT.io,
       `${where} cannot be opened (${c}): check that the path is a file in a folder the server's user may write`,
@@ -75,5 +77,92 @@ export function openDatabase(
   } catch (err) {
     db?.$client.close();
     throw databaseProblem(err, path, setting) ?? err;
+  }
+}
+
+/** A file a setting names, read whole; a failure names the setting, the path and the cause (74). */
+export function readSettingFile(setting: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const c = code(err);
+    const what =
+      c === 'ENOENT'
+        ? 'no such file'
+        : c === 'EACCES' || c === 'EPERM'
+          ? "not readable by the server's user"
+          : c === 'EISDIR'
+            ? 'a folder, not a file'
+            : (err as Error).message;
+    throw new OperatorError(
+      EXIT.io,
+      `${setting}=${path}: cannot read it (${c || 'error'}: ${what}): fix the path or the file's permissions`,
+    );
+  }
+}
+
+/** The server's certificate and key parse, and the key is the certificate's (78 otherwise). */
+export function checkTlsPair(cert: string, key: string, names = { cert: 'TLS_CERT', key: 'TLS_KEY' }): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch (err) {
+    throw new OperatorError(
+      EXIT.config,
+      `${names.cert}: not a PEM certificate (${(err as Error).message}): give the server certificate, leaf first`,
+    );
+  }
+  let privateKey: ReturnType<typeof createPrivateKey>;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new OperatorError(
+      EXIT.config,
+      `${names.key}: not a PEM private key (${(err as Error).message}), or an encrypted one: give the unencrypted key`,
+    );
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new OperatorError(
+      EXIT.config,
+      `${names.key} does not match ${names.cert} (${certificate.subject.replace(/\n/g, ', ')}): give the key the certificate was issued for`,
+    );
+  }
+}
+
+/** Why `listen` failed, naming the settings (78); undefined if it is none of the known causes. */
+export function listenProblem(
+  err: unknown,
+  port: { setting: string; value: number },
+  host: string,
+): OperatorError | undefined {
+  const c = code(err);
+  const at = `${port.setting}=${port.value} on HOST=${host}`;
+  switch (c) {
+    case 'EADDRINUSE':
+      return new OperatorError(
+        EXIT.config,
+        `${at}: the address is in use: stop the other process or choose another ${port.setting}`,
+      );
+    case 'EACCES':
+      return new OperatorError(
+        EXIT.config,
+        `${at}: not allowed (ports below 1024 need a privilege): choose a port from 1024, or grant CAP_NET_BIND_SERVICE`,
+      );
+    case 'EADDRNOTAVAIL':
+    case 'EINVAL': // Deno's word for the same
+      return new OperatorError(
+        EXIT.config,
+        `HOST=${host}: not an address of this machine: use one of its addresses, 127.0.0.1 or 0.0.0.0`,
+      );
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+    case 'EAI_FAIL':
+      return new OperatorError(
+        EXIT.config,
+        `HOST=${host}: the name cannot be resolved (${c}): use an IP address or a name the resolver knows`,
+      );
+    default:
+      return undefined;
   }
 }
