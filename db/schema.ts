@@ -1,6 +1,6 @@
 // The domain tables. Portable on purpose (a PostgreSQL store is planned): ids are text, instants are
 // integer milliseconds since the epoch, structured values are JSON text; nothing SQLite-only.
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** JOSE signing keys; several may be published at /jwks, exactly one is active for signing. */
 export const signingKeys = sqliteTable(
@@ -152,8 +152,38 @@ export const consents = sqliteTable(
     /** Set when the PSU, the TPP or the bank withdraws it. */
     revokedAt: integer('revoked_at'),
     revokedBy: text('revoked_by'),
+    /** The payment authorisation this consent approves (scope pisp), else null. */
+    authorizationId: text('authorization_id'),
   },
   (t) => [index('consents_client').on(t.clientId), index('consents_psu').on(t.psuId)],
+);
+
+/**
+ * Payments (and cancellations) the bank's resource server registered over the back channel, as
+ * the PSU authorises them (RTS art. 5 dynamic linking: `payment_hash` covers what the PSU saw).
+ * One per client, bank resource id and action: a retry finds the existing row.
+ */
+export const paymentAuthorizations = sqliteTable(
+  'payment_authorizations',
+  {
+    authorizationId: text('authorization_id').primaryKey(),
+    resourceServerId: text('resource_server_id').notNull(),
+    clientId: text('client_id').notNull(),
+    action: text('action').notNull(),
+    paymentRequestResourceId: text('payment_request_resource_id').notNull(),
+    /** The normalised payment, JSON. */
+    payment: text('payment').notNull(),
+    paymentHash: text('payment_hash').notNull(),
+    status: text('status').notNull(),
+    /** The debtor IBAN the PSU paid from, once authorised. */
+    debtorIban: text('debtor_iban'),
+    psuId: text('psu_id'),
+    scaAt: integer('sca_at'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('payment_authorizations_resource').on(t.clientId, t.paymentRequestResourceId, t.action)],
 );
 
 /** Time of the PSU's last strong authentication per TPP (RTS art. 10a: 180 days without SCA). */

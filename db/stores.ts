@@ -2,6 +2,7 @@
 import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../server/protocol/keys/ports.ts';
 import type { HealthProbe } from '../server/protocol/operations/ports.ts';
+import type { PaymentAuthorizationStore } from '../server/protocol/payments/ports.ts';
 import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
 import type {
   AuditEvent,
@@ -16,6 +17,7 @@ import { createReadCaches, type ReadCache } from './read-cache.ts';
 import { auditEvents, clients, grants, signingKeys } from './schema.ts';
 import type { Db } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
+import { createPaymentAuthorizationStore } from './stores-payments.ts';
 import { createTokenStores, type TokenStores } from './stores-tokens.ts';
 
 export interface Stores extends TokenStores {
@@ -26,6 +28,8 @@ export interface Stores extends TokenStores {
   health: HealthProbe;
   /** PSUs, accounts, PSU sessions, authentication log, pushed requests, consents. */
   authorization: AuthorizationStores;
+  /** Payment authorisations registered by the bank's resource servers. */
+  payments: PaymentAuthorizationStore;
 }
 
 export function createSqliteStores(db: Db): Stores {
@@ -39,6 +43,7 @@ export function createSqliteStores(db: Db): Stores {
     clientAdministration: clientAdministration(db, clientCache, commit),
     ...createTokenStores(db, caches, commit),
     authorization: createAuthorizationStores(db, commit),
+    payments: createPaymentAuthorizationStore(db, commit),
     health: {
       async ping() {
         db.get(sql`select 1`);

@@ -38,6 +38,7 @@ export function buildOpenApiDocument() {
       revokedAccessTokens: undefined as never,
       resourceServers: undefined as never,
       authorization: undefined as never,
+      payments: undefined as never,
     },
     trustAnchorsPem: '',
     verifier: { verify: async () => undefined as never, stats: { pathValidations: 0, cacheHits: 0, cached: 0 } },

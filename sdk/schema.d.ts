@@ -165,6 +165,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payment-authorizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a payment (or a cancellation) the PSU is to authorise
+         * @description Called by the bank’s resource server when a PISP posts a payment request. The same client_id, payment_request_resource_id and action with the same payment answer 200 and the same body (a retry); with another payment 409. Nothing is stored for a rejected request.
+         */
+        post: operations["registerPaymentAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payment-authorizations/{authorization_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The status of a payment authorization
+         * @description The status, the debtor account the PSU chose and the time of the SCA: map them to STET statuses.
+         */
+        get: operations["getPaymentAuthorization"];
+        put?: never;
+        post?: never;
+        /**
+         * Withdraw a payment authorization (the bank dropped the payment)
+         * @description A PSU still on the payment page ends with access_denied and no code; a token already issued for it introspects inactive.
+         */
+        delete: operations["withdrawPaymentAuthorization"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payment-authorizations/{authorization_id}/consume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use an authorised payment once (on the PISP’s confirmation)
+         * @description One conditional update: of concurrent calls exactly one gets 200; every later call 409. The payment’s access token then introspects `{"active": false}`.
+         */
+        post: operations["consumePaymentAuthorization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/oauth-authorization-server": {
         parameters: {
             query?: never;
@@ -544,6 +608,95 @@ export interface components {
             /** @description Refused: a pushed request cannot name another (RFC 9126 §2.1). */
             request_uri?: string;
         };
+        PaymentAuthorization: {
+            authorization_id: string;
+            client_id: string;
+            /** @enum {string} */
+            action: "initiate" | "cancel";
+            payment_request_resource_id: string;
+            /** @enum {string} */
+            status: "awaiting_authorisation" | "authorised" | "rejected" | "expired" | "consumed" | "withdrawn";
+            /** @description base64url(SHA-256(RFC 8785 canonical JSON of action, ids, client and payment)): dynamic linking. */
+            payment_hash: string;
+            payment: components["schemas"]["Payment"];
+            /** @description The authorization endpoint with response_type, client_id, scope=pisp and authorization_details: the PISP adds redirect_uri, state, code_challenge and code_challenge_method. */
+            consent_approval_href: string;
+            /** @description Until then the PSU may approve (PAYMENT_AUTHORIZATION_TTL). */
+            expires_at: string;
+            /** @description The account the PSU paid from, once authorised. */
+            debtorAccount?: {
+                /** @example FR7630006000011234567890189 */
+                iban: string;
+            };
+            /** @description When the PSU authorised it (strong customer authentication). */
+            sca_at?: string;
+        };
+        Payment: {
+            instructedAmount: {
+                /**
+                 * @description A positive decimal string with at most the currency’s minor digits (ISO 4217).
+                 * @example 123.50
+                 */
+                amount: string;
+                /**
+                 * @description ISO 4217 code.
+                 * @example EUR
+                 */
+                currency: string;
+            };
+            /**
+             * @description 1 to 70 characters, no control or bidirectional formatting characters.
+             * @example Boulangerie Martin
+             */
+            creditorName: string;
+            /** @description The IBAN is checked (length, mod-97). */
+            creditorAccount: {
+                /** @example FR7630006000011234567890189 */
+                iban: string;
+            };
+            /** @description Fixed by the bank; otherwise the PSU chooses. */
+            debtorAccount?: {
+                /** @example FR7630006000011234567890189 */
+                iban: string;
+            };
+            /**
+             * @description Up to 140 characters.
+             * @example Facture 42
+             */
+            remittanceInformation?: string;
+            /**
+             * @description YYYY-MM-DD
+             * @example 2026-12-24
+             */
+            requestedExecutionDate?: string;
+        };
+        /**
+         * @example {
+         *       "client_id": "tq3Vb2cN9xVhK1xq0yM2lQqB",
+         *       "action": "initiate",
+         *       "payment_request_resource_id": "pr-2026-000042",
+         *       "payment": {
+         *         "instructedAmount": {
+         *           "amount": "123.50",
+         *           "currency": "EUR"
+         *         },
+         *         "creditorName": "Boulangerie Martin",
+         *         "creditorAccount": {
+         *           "iban": "FR7630006000011234567890189"
+         *         },
+         *         "remittanceInformation": "Facture 42"
+         *       }
+         *     }
+         */
+        PaymentAuthorizationRequest: {
+            /** @description The PISP’s client_id (from its introspected token). */
+            client_id: string;
+            /** @enum {string} */
+            action: "initiate" | "cancel";
+            /** @description The bank’s payment request resource id. */
+            payment_request_resource_id: string;
+            payment: components["schemas"]["Payment"];
+        };
         AuthorizationServerMetadata: {
             issuer: string;
             authorization_endpoint?: string;
@@ -563,6 +716,7 @@ export interface components {
             code_challenge_methods_supported: string[];
             authorization_response_iss_parameter_supported: boolean;
             ui_locales_supported: string[];
+            authorization_details_types_supported: string[];
         } & {
             [key: string]: unknown;
         };
@@ -1461,6 +1615,438 @@ export interface operations {
             };
         };
     };
+    registerPaymentAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentAuthorizationRequest"];
+            };
+        };
+        responses: {
+            /** @description Already registered with the same payment. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentAuthorization"];
+                };
+            };
+            /** @description Registered: send the PISP `consent_approval_href` as `_links.consentApproval.href`. */
+            201: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentAuthorization"];
+                };
+            };
+            /** @description invalid_request: a field is missing or wrong (named in error_description); unauthorized_client: unknown, deleted or suspended client, or no PSP_PI role */
+            400: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "payment.creditorAccount.iban: the check digits do not match (mod-97): a typo?"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="resource server authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "resource server authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description conflict: the resource id and action are registered with another payment */
+            409: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "conflict",
+                     *       "error_description": "this payment_request_resource_id and action are registered with another payment: register a new resource id"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    getPaymentAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                authorization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payment authorization. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentAuthorization"];
+                };
+            };
+            /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="resource server authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "resource server authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description not_found: no such authorization, or another resource server’s */
+            404: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "not_found",
+                     *       "error_description": "no payment authorization with this id"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    withdrawPaymentAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                authorization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdrawn. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="resource server authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "resource server authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description not_found: no such authorization, or another resource server’s */
+            404: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "not_found",
+                     *       "error_description": "no payment authorization with this id"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description conflict: already consumed, rejected, expired or withdrawn */
+            409: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "conflict",
+                     *       "error_description": "the payment authorization is withdrawn: it cannot be withdrawn"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    consumePaymentAuthorization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                authorization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consumed: execute the payment. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentAuthorization"];
+                };
+            };
+            /** @description invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="resource server authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "resource server authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description not_found: no such authorization, or another resource server’s */
+            404: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "not_found",
+                     *       "error_description": "no payment authorization with this id"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description conflict: not authorised (awaiting, already consumed, rejected, expired or withdrawn) */
+            409: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "conflict",
+                     *       "error_description": "the payment authorization is awaiting_authorisation, not authorised"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
     getAuthorizationServerMetadata: {
         parameters: {
             query?: never;
@@ -1514,6 +2100,9 @@ export interface operations {
                      *       "ui_locales_supported": [
                      *         "fr",
                      *         "en"
+                     *       ],
+                     *       "authorization_details_types_supported": [
+                     *         "payment_initiation"
                      *       ]
                      *     }
                      */

@@ -15,6 +15,7 @@ import { mountDocs } from './http/routes/docs.ts';
 import { mountHealth } from './http/routes/health.ts';
 import { mountIntrospection } from './http/routes/introspection.ts';
 import { mountPar } from './http/routes/par.ts';
+import { mountPaymentAuthorizations } from './http/routes/payment-authorizations.ts';
 import { mountRegistration } from './http/routes/registration.ts';
 import { mountToken } from './http/routes/token.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
@@ -23,6 +24,7 @@ import type { AccountDirectory, PsuAuthenticator } from './protocol/bank.ts';
 import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
 import type { HealthProbe } from './protocol/operations/ports.ts';
+import type { PaymentAuthorizationStore } from './protocol/payments/ports.ts';
 import type { AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
@@ -50,6 +52,7 @@ export interface AppDeps {
     revokedAccessTokens: RevokedAccessTokenStore;
     resourceServers: ResourceServerStore;
     authorization: AuthorizationStores;
+    payments: PaymentAuthorizationStore;
   };
   /** The PSU side: settings, and the bank's own PSU authentication and account lookup if it has them. */
   authorization?: AuthorizationSettings;
@@ -134,6 +137,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   mountIntrospection(app, { ...tokenStores, resourceServers: deps.stores.resourceServers });
   mountPsuSide(app, deps, authenticate);
+  mountPaymentAuthorizations(app, {
+    issuer: deps.issuer,
+    clients: deps.stores.clients,
+    payments: deps.stores.payments,
+    resourceServers: deps.stores.resourceServers,
+    ttlSeconds: deps.authorization?.paymentAuthorizationTtlSeconds ?? 900,
+    clock: deps.clock ?? Date.now,
+  });
   mountDiscovery(app, { issuer: deps.issuer, endpoints, grantTypes: GRANT_TYPES_SUPPORTED, keys: deps.keys });
   mountHealth(app, deps.stores.health);
   mountDocs(app);
@@ -157,6 +168,11 @@ export function openApiConfig(issuer: string) {
         description:
           'The authorization endpoint, where a TPP sends the PSU’s browser. It answers HTML pages and redirects, not JSON; the pages behind it (login, one-time code, consent) are for browsers and not part of this API.',
       },
+      {
+        name: 'Payments',
+        description:
+          'The back channel of the bank’s resource servers (HTTP Basic): payments and cancellations the PSU authorises through the OAuth redirect (STET REDIRECT approach, RFC 9396 authorization_details).',
+      },
       { name: 'Discovery', description: 'Metadata and keys' },
       { name: 'Operations', description: 'Health' },
     ],
@@ -174,6 +190,8 @@ export interface AuthorizationSettings {
   codeTtlSeconds?: number;
   /** Default 60. */
   parExpiresInSeconds?: number;
+  /** Default 900. */
+  paymentAuthorizationTtlSeconds?: number;
   /** Default: PSUs of the database, password (scrypt) and TOTP. */
   authenticator?: PsuAuthenticator;
   /** Default: accounts of the database. */

@@ -145,6 +145,15 @@ export const settings = z.object({
     .max(599)
     .default(60)
     .describe('Seconds a pushed authorization request (`request_uri`, RFC 9126) stays usable.'),
+  PAYMENT_AUTHORIZATION_TTL: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(86_400)
+    .default(900)
+    .describe(
+      'Seconds a payment registered by the bank’s resource server waits for the PSU’s approval; after that it is `expired`.',
+    ),
 });
 
 export type Settings = z.infer<typeof settings>;
@@ -183,6 +192,8 @@ export interface Config {
   authorizationCodeTtl: number;
   /** Seconds. */
   parExpiresIn: number;
+  /** Seconds. */
+  paymentAuthorizationTtl: number;
 }
 
 export class ConfigError extends Error {
@@ -250,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     cbpiiConsentDays: s.CBPII_CONSENT_DAYS,
     authorizationCodeTtl: s.AUTHORIZATION_CODE_TTL,
     parExpiresIn: s.PAR_EXPIRES_IN,
+    paymentAuthorizationTtl: s.PAYMENT_AUTHORIZATION_TTL,
   };
   checkConsistency(config);
   return config;

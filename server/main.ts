@@ -137,6 +137,7 @@ async function start(
       cbpiiConsentDays: config.cbpiiConsentDays,
       codeTtlSeconds: config.authorizationCodeTtl,
       parExpiresInSeconds: config.parExpiresIn,
+      paymentAuthorizationTtlSeconds: config.paymentAuthorizationTtl,
       ...options.psu,
     },
   });

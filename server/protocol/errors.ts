@@ -2,7 +2,7 @@
 // is safe to show a caller; `detail` is for the log only. Only server/http/errors.ts turns it into a
 // response.
 
-/** RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 7009 §2.2.1, plus server_error. */
+/** RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2, RFC 7009 §2.2.1, RFC 9396 §5, plus server_error. */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -20,7 +20,11 @@ export type OAuthErrorCode =
   | 'invalid_client_metadata'
   | 'unsupported_token_type'
   | 'not_found'
-  | 'method_not_allowed';
+  | 'method_not_allowed'
+  /** RFC 9396 §5. */
+  | 'invalid_authorization_details'
+  /** A state conflict on the payment back channel (a payment registered differently, consumed twice). */
+  | 'conflict';
 
 const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -40,6 +44,8 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   unsupported_token_type: 400,
   not_found: 404,
   method_not_allowed: 405,
+  invalid_authorization_details: 400,
+  conflict: 409,
 };
 
 export interface OAuthErrorOptions {

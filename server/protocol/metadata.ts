@@ -30,6 +30,8 @@ export function authorizationServerMetadata(issuer: string, paths: EndpointPaths
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
     ui_locales_supported: ['fr', 'en'],
+    // RFC 9396 §10: payments registered by the bank's resource server, authorised by the PSU.
+    authorization_details_types_supported: ['payment_initiation'],
     ...(paths.revocation_endpoint ? { revocation_endpoint_auth_methods_supported: ['tls_client_auth'] } : {}),
     // Resource servers, not TPPs, introspect: with the credentials of `psd2-oauth resource-server add`.
     ...(paths.introspection_endpoint ? { introspection_endpoint_auth_methods_supported: ['client_secret_basic'] } : {}),

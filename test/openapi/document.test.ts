@@ -27,9 +27,25 @@ interface Context {
   clientId: string;
   registrationToken: string;
   rs: ResourceServerCredentials;
+  /** A PISP's client_id, for the payment back channel. */
+  pisp: string;
 }
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+const basic = ({ rs }: Context) => ({ authorization: `Basic ${btoa(`${rs.client_id}:${rs.client_secret}`)}` });
+const PAYMENT = {
+  instructedAmount: { amount: '10.00', currency: 'EUR' },
+  creditorName: 'Boulangerie Martin',
+  creditorAccount: { iban: 'FR7630006000011234567890189' },
+};
+/** A payment registered by the context's resource server; returns its authorization_id. */
+async function registered(ctx: Context, resourceId = `doc-${Math.random()}`): Promise<string> {
+  const res = await ctx.s.post('/payment-authorizations', {
+    headers: basic(ctx),
+    body: { client_id: ctx.pisp, action: 'initiate', payment_request_resource_id: resourceId, payment: PAYMENT },
+  });
+  return res.json().authorization_id;
+}
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** `operationId status` → the request that answers the documented example. */
@@ -64,6 +80,44 @@ const RECIPES: Record<string, Recipe> = {
       body: form({ client_id: clientId, response_type: 'code', redirect_uri: 'https://elsewhere.example/cb' }),
     }),
   'pushAuthorizationRequest 401': ({ s }) => s.post('/par', { body: form({ client_id: 'x' }) }),
+  'registerPaymentAuthorization 400': (ctx) =>
+    ctx.s.post('/payment-authorizations', {
+      headers: basic(ctx),
+      body: {
+        client_id: ctx.pisp,
+        action: 'initiate',
+        payment_request_resource_id: 'doc-400',
+        payment: { ...PAYMENT, creditorAccount: { iban: 'FR7630006000011234567890188' } },
+      },
+    }),
+  'registerPaymentAuthorization 401': ({ s }) => s.post('/payment-authorizations', { body: {} }),
+  'registerPaymentAuthorization 409': async (ctx) => {
+    await registered(ctx, 'doc-409');
+    return ctx.s.post('/payment-authorizations', {
+      headers: basic(ctx),
+      body: {
+        client_id: ctx.pisp,
+        action: 'initiate',
+        payment_request_resource_id: 'doc-409',
+        payment: { ...PAYMENT, instructedAmount: { amount: '10.01', currency: 'EUR' } },
+      },
+    });
+  },
+  'getPaymentAuthorization 401': ({ s }) => s.get('/payment-authorizations/x'),
+  'getPaymentAuthorization 404': (ctx) => ctx.s.get('/payment-authorizations/unknown', { headers: basic(ctx) }),
+  'consumePaymentAuthorization 401': ({ s }) => s.post('/payment-authorizations/x/consume'),
+  'consumePaymentAuthorization 404': (ctx) =>
+    ctx.s.post('/payment-authorizations/unknown/consume', { headers: basic(ctx) }),
+  'consumePaymentAuthorization 409': async (ctx) =>
+    ctx.s.post(`/payment-authorizations/${await registered(ctx)}/consume`, { headers: basic(ctx) }),
+  'withdrawPaymentAuthorization 401': ({ s }) => s.get('/payment-authorizations/x', { method: 'DELETE' }),
+  'withdrawPaymentAuthorization 404': (ctx) =>
+    ctx.s.get('/payment-authorizations/unknown', { method: 'DELETE', headers: basic(ctx) }),
+  'withdrawPaymentAuthorization 409': async (ctx) => {
+    const id = await registered(ctx);
+    await ctx.s.get(`/payment-authorizations/${id}`, { method: 'DELETE', headers: basic(ctx) });
+    return ctx.s.get(`/payment-authorizations/${id}`, { method: 'DELETE', headers: basic(ctx) });
+  },
 };
 
 describe('the OpenAPI document', () => {
@@ -76,8 +130,20 @@ describe('the OpenAPI document', () => {
     const registered = await aisp.call('POST', '/register', { body: { redirect_uris: ['https://tpp.example/cb'] } });
     assert.equal(registered.status, 201, registered.text);
     const rs = await addResourceServer(s, 'psd2-api');
+    const pisp = await (await makeTpp(s, ['PSP_PI'])).call('POST', '/register', {
+      body: { grant_types: ['client_credentials'] },
+    });
+    assert.equal(pisp.status, 201, pisp.text);
     const { client_id, registration_access_token } = registered.json();
-    ctx = { s, aisp, other, clientId: client_id, registrationToken: registration_access_token, rs };
+    ctx = {
+      s,
+      aisp,
+      other,
+      clientId: client_id,
+      registrationToken: registration_access_token,
+      rs,
+      pisp: pisp.json().client_id,
+    };
     doc = (await s.get('/openapi.json')).json();
   });
   after(() => ctx.s.close());

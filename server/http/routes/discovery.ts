@@ -25,6 +25,7 @@ const Metadata = z
     code_challenge_methods_supported: z.array(z.string()),
     authorization_response_iss_parameter_supported: z.boolean(),
     ui_locales_supported: z.array(z.string()),
+    authorization_details_types_supported: z.array(z.string()),
   })
   .passthrough()
   .openapi('AuthorizationServerMetadata');
@@ -72,6 +73,7 @@ export const metadataRoute = createRoute({
             code_challenge_methods_supported: ['S256'],
             authorization_response_iss_parameter_supported: true,
             ui_locales_supported: ['fr', 'en'],
+            authorization_details_types_supported: ['payment_initiation'],
           },
         },
       },
