@@ -1,8 +1,8 @@
 // Opening the SQLite file: the durability pragmas and the migrations, checked before anything is
 // served. better-sqlite3's bundled SQLite turns WAL into synchronous=NORMAL, which may lose recent
 // commits on power loss, so FULL is set on the connection and verified.
-import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
@@ -34,18 +34,37 @@ export function openSqlite(path: string): Db {
   return db;
 }
 
+/** better-sqlite3 options for another connection to the file at `path` (the binary's addon). */
+export function nativeBindingOf(path: string): { nativeBinding?: never } {
+  const binding = sqliteNativeBinding(dirname(path));
+  return binding ? { nativeBinding: binding as never } : {};
+}
+
+/** Migrations this build carries that the database has not applied (0 after a normal start). */
+let carried: number | undefined;
+export function pendingMigrations(db: Db): number {
+  if (carried === undefined) {
+    const folder = migrationsFolder(dirname(db.$client.name));
+    carried = (JSON.parse(readFileSync(join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] })
+      .entries.length;
+  }
+  const journal = { entries: { length: carried } };
+  const applied = db.$client.prepare('select count(*) from __drizzle_migrations').pluck().get() as number;
+  return Math.max(0, journal.entries.length - applied);
+}
+
 /**
  * A consistent copy of a live database through SQLite's online backup API: the server keeps serving
  * (and writing) meanwhile. Written to `target.partial`, checked (`PRAGMA quick_check`), then renamed,
  * so that `target` is either absent or a whole, sound copy.
  */
 export async function backupSqlite(source: string, target: string): Promise<{ bytes: number; pages: number }> {
-  const db = new Database(source, { fileMustExist: true });
+  const db = new Database(source, { fileMustExist: true, ...nativeBindingOf(source) });
   const partial = `${target}.partial`;
   try {
     db.pragma('busy_timeout = 5000');
     const progress = await db.backup(partial);
-    const copy = new Database(partial, { readonly: true, fileMustExist: true });
+    const copy = new Database(partial, { readonly: true, fileMustExist: true, ...nativeBindingOf(source) });
     try {
       const check = copy.pragma('quick_check', { simple: true });
       if (check !== 'ok')

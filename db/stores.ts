@@ -1,7 +1,8 @@
 // The SQLite implementations of the protocol's storage ports: the only file that writes drizzle queries.
+import Database from 'better-sqlite3';
 import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../server/protocol/keys/ports.ts';
-import type { HealthProbe } from '../server/protocol/operations/ports.ts';
+import type { CheckResult, HealthProbe } from '../server/protocol/operations/ports.ts';
 import type { PaymentAuthorizationStore } from '../server/protocol/payments/ports.ts';
 import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
 import type {
@@ -14,8 +15,8 @@ import type {
 } from '../server/protocol/registration/ports.ts';
 import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCache } from './read-cache.ts';
-import { auditEvents, clients, grants, signingKeys } from './schema.ts';
-import type { Db } from './sqlite.ts';
+import { auditEvents, clients, grants, healthProbe, signingKeys } from './schema.ts';
+import { type Db, nativeBindingOf, pendingMigrations } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
 import { createPaymentAuthorizationStore } from './stores-payments.ts';
 import { createTokenStores, type TokenStores } from './stores-tokens.ts';
@@ -44,10 +45,72 @@ export function createSqliteStores(db: Db): Stores {
     ...createTokenStores(db, caches, commit),
     authorization: createAuthorizationStores(db, commit),
     payments: createPaymentAuthorizationStore(db, commit),
-    health: {
-      async ping() {
-        db.get(sql`select 1`);
-      },
+    health: sqliteHealth(db, commit),
+  };
+}
+
+const failed = (err: unknown): CheckResult =>
+  `failed: ${err && typeof err === 'object' && 'code' in err ? String(err.code) : err instanceof Error ? err.message : String(err)}`;
+
+/** A full quick_check reads every page: at most this often, on a fresh connection (no page cache). */
+const INTEGRITY_INTERVAL_MS = 30_000;
+
+function sqliteHealth(db: Db, commit: Commit): HealthProbe {
+  const path = db.$client.name;
+  const readKeys = db.$client.prepare('select count(*) from signing_keys').pluck();
+  let integrity: { at: number; result: CheckResult } | undefined;
+  const checkIntegrity = (): CheckResult => {
+    if (path === ':memory:' || path === '') return 'ok';
+    const fresh = new Database(path, { readonly: true, fileMustExist: true, ...nativeBindingOf(path) });
+    try {
+      const result = fresh.pragma('quick_check', { simple: true });
+      return result === 'ok' ? 'ok' : `failed: ${String(result).slice(0, 200)}`;
+    } finally {
+      fresh.close();
+    }
+  };
+  return {
+    async ping() {
+      db.get(sql`select 1`);
+    },
+    async readiness() {
+      let read: CheckResult = 'ok';
+      let write: CheckResult = 'ok';
+      let migrations: CheckResult = 'ok';
+      try {
+        readKeys.get();
+      } catch (err) {
+        read = failed(err);
+      }
+      try {
+        const at = Date.now();
+        await commit(() =>
+          db
+            .insert(healthProbe)
+            .values({ id: 1, checkedAt: at })
+            .onConflictDoUpdate({ target: healthProbe.id, set: { checkedAt: at } })
+            .run(),
+        );
+      } catch (err) {
+        write = failed(err);
+      }
+      try {
+        const missing = pendingMigrations(db);
+        if (missing > 0) migrations = `failed: ${missing} migration(s) not applied`;
+      } catch (err) {
+        migrations = failed(err);
+      }
+      const now = Date.now();
+      if (integrity?.result !== 'ok' || now - integrity.at >= INTEGRITY_INTERVAL_MS) {
+        let result: CheckResult;
+        try {
+          result = checkIntegrity();
+        } catch (err) {
+          result = failed(err);
+        }
+        integrity = { at: now, result };
+      }
+      return { read, write, migrations, integrity: integrity.result };
     },
   };
 }

@@ -31,7 +31,7 @@ export function buildOpenApiDocument() {
     logger: pino({ level: 'silent' }),
     keys: { active: { kid: '', alg: 'EdDSA', sign: () => '', privateJwk: {} }, jwks: { keys: [] } },
     stores: {
-      health: { ping: async () => {} },
+      health: undefined as never,
       clients: undefined as never,
       authorizationCodes: undefined as never,
       grants: undefined as never,

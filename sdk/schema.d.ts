@@ -266,6 +266,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: the process serves requests */
+        get: operations["getLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness: database read and write, migrations, integrity, an active signing key */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -273,7 +307,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness and database check */
+        /**
+         * Readiness, short form
+         * @description The readiness checks of `/health/ready` without their detail (kept for existing probes).
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -738,6 +775,37 @@ export interface components {
         Health: {
             /** @enum {string} */
             status: "ok" | "unavailable";
+        };
+        Readiness: {
+            /** @enum {string} */
+            status: "ok" | "unavailable";
+            checks: {
+                /**
+                 * @description `ok`, or `failed: ` and the reason (an error code).
+                 * @example ok
+                 */
+                database_read: string;
+                /**
+                 * @description `ok`, or `failed: ` and the reason (an error code).
+                 * @example ok
+                 */
+                database_write: string;
+                /**
+                 * @description `ok`, or `failed: ` and the reason (an error code).
+                 * @example ok
+                 */
+                migrations: string;
+                /**
+                 * @description `ok`, or `failed: ` and the reason (an error code).
+                 * @example ok
+                 */
+                database_integrity: string;
+                /**
+                 * @description `ok`, or `failed: ` and the reason (an error code).
+                 * @example ok
+                 */
+                signing_key: string;
+            };
         };
     };
     responses: never;
@@ -2136,7 +2204,7 @@ export interface operations {
             };
         };
     };
-    getHealth: {
+    getLiveness: {
         parameters: {
             query?: never;
             header?: never;
@@ -2145,7 +2213,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The server and its database answer. */
+            /** @description The process serves requests. */
             200: {
                 headers: {
                     /**
@@ -2159,7 +2227,71 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description The database does not answer. */
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every check passed. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description A check failed: each one says `ok` or why it failed. */
+            503: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Not ready. */
             503: {
                 headers: {
                     /**

@@ -12,7 +12,7 @@ import { requestLog } from './http/request-log.ts';
 import { mountAuthorization } from './http/routes/authorization.ts';
 import { mountDiscovery } from './http/routes/discovery.ts';
 import { mountDocs } from './http/routes/docs.ts';
-import { mountHealth } from './http/routes/health.ts';
+import { createReadiness, mountHealth } from './http/routes/health.ts';
 import { mountIntrospection } from './http/routes/introspection.ts';
 import { mountPar } from './http/routes/par.ts';
 import { mountPaymentAuthorizations } from './http/routes/payment-authorizations.ts';
@@ -146,7 +146,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     clock: deps.clock ?? Date.now,
   });
   mountDiscovery(app, { issuer: deps.issuer, endpoints, grantTypes: GRANT_TYPES_SUPPORTED, keys: deps.keys });
-  mountHealth(app, deps.stores.health);
+  mountHealth(app, createReadiness(deps.stores.health, deps.keys));
   mountDocs(app);
 
   // The one public URL is the issuer's (RFC 8414): never the Host header a request happened to carry.

@@ -11,6 +11,19 @@ const optionalPath = z.string().trim().min(1).optional();
 export const settings = z.object({
   PORT: port.default(8443).describe('TCP port of the HTTPS listener (0 picks a free port).'),
   HOST: z.string().trim().min(1).default('127.0.0.1').describe('Address the HTTPS listener binds to.'),
+  ADMIN_PORT: port
+    .optional()
+    .describe(
+      'TCP port of the admin listener (plain HTTP): `/metrics` (Prometheus), `/health/live`, `/health/ready`. Unset: no admin listener and no metrics are collected. Never served on the TPP or PSU listener.',
+    ),
+  ADMIN_HOST: z
+    .string()
+    .trim()
+    .min(1)
+    .default('127.0.0.1')
+    .describe(
+      'Address the admin listener binds to. Keep it local (or on a management network): it has no authentication.',
+    ),
   ISSUER: z
     .url({ protocol: /^https?$/ })
     .optional()
@@ -161,6 +174,9 @@ export type Settings = z.infer<typeof settings>;
 export interface Config {
   port: number;
   host: string;
+  /** Absent: no admin listener, no metrics. */
+  adminPort: number | undefined;
+  adminHost: string;
   /** Absent ISSUER: derived from the bound port once the listener is up. */
   issuer: string | undefined;
   mode: 'sandbox' | 'production';
@@ -239,6 +255,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const config: Config = {
     port: s.PORT,
     host: s.HOST,
+    adminPort: s.ADMIN_PORT,
+    adminHost: s.ADMIN_HOST,
     issuer: s.ISSUER?.replace(/\/+$/, ''),
     mode: s.MODE,
     dataDir,

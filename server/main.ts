@@ -5,8 +5,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
+import { createAdminApp, startAdminListener } from './admin.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
+import { createReadiness } from './http/routes/health.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
@@ -19,6 +21,8 @@ export interface RunningServer {
   port: number;
   issuer: string;
   logger: Logger;
+  /** The admin listener (metrics, health), when ADMIN_PORT is set. */
+  admin?: { url: string; port: number };
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -108,13 +112,16 @@ async function start(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) =>
-      reject(listenProblem(err, { setting: 'PORT', value: config.port }, config.host) ?? err),
+      reject(
+        listenProblem(err, { setting: 'PORT', value: config.port }, { setting: 'HOST', value: config.host }) ?? err,
+      ),
     );
     server.listen(config.port, config.host, () => {
       server.removeAllListeners('error');
       resolve();
     });
   });
+  opened.push(() => new Promise((resolve) => server.close(resolve)));
   const port = (server.address() as AddressInfo).port;
   const issuer = config.issuer ?? `https://localhost:${port}`;
   const app = createApp({
@@ -142,6 +149,14 @@ async function start(
     },
   });
   listener = getRequestListener(app.fetch);
+  const admin =
+    config.adminPort === undefined
+      ? undefined
+      : await startAdminListener(
+          createAdminApp({ readiness: createReadiness(stores.health, keys) }),
+          { port: config.adminPort, host: config.adminHost },
+          logger,
+        );
   const purge = schedulePurge({
     store: stores.purge,
     intervalMs: config.purgeInterval * 1000,
@@ -154,11 +169,13 @@ async function start(
   return {
     url: `https://localhost:${port}`,
     port,
+    ...(admin ? { admin: { url: admin.url, port: admin.port } } : {}),
     issuer,
     logger,
     close() {
       closing ??= new Promise<void>((resolve) => {
         purge.stop();
+        void admin?.close();
         server.close(() => {
           void signing?.close();
           database.close();

@@ -133,10 +133,11 @@ export function checkTlsPair(cert: string, key: string, names = { cert: 'TLS_CER
 export function listenProblem(
   err: unknown,
   port: { setting: string; value: number },
-  host: string,
+  host: { setting: string; value: string },
 ): OperatorError | undefined {
   const c = code(err);
-  const at = `${port.setting}=${port.value} on HOST=${host}`;
+  const at = `${port.setting}=${port.value} on ${host.setting}=${host.value}`;
+  const h = `${host.setting}=${host.value}`;
   switch (c) {
     case 'EADDRINUSE':
       return new OperatorError(
@@ -152,7 +153,7 @@ export function listenProblem(
     case 'EINVAL': // Deno's word for the same
       return new OperatorError(
         EXIT.config,
-        `HOST=${host}: not an address of this machine: use one of its addresses, 127.0.0.1 or 0.0.0.0`,
+        `${h}: not an address of this machine: use one of its addresses, 127.0.0.1 or 0.0.0.0`,
       );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -160,7 +161,7 @@ export function listenProblem(
     case 'EAI_FAIL':
       return new OperatorError(
         EXIT.config,
-        `HOST=${host}: the name cannot be resolved (${c}): use an IP address or a name the resolver knows`,
+        `${h}: the name cannot be resolved (${c}): use an IP address or a name the resolver knows`,
       );
     default:
       return undefined;

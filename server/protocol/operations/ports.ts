@@ -1,7 +1,22 @@
 // Storage ports of operations: the readiness probe and the purge of what can no longer be used.
 
+/** One readiness check: 'ok', or why it failed (an error code, never data). */
+export type CheckResult = 'ok' | `failed: ${string}`;
+
+export interface DatabaseReadiness {
+  /** A query on a real table answers. */
+  read: CheckResult;
+  /** A write commits (one row rewritten, through the same commit path as every write). */
+  write: CheckResult;
+  /** Every migration this build carries is applied. */
+  migrations: CheckResult;
+  /** The file (or cluster) reports no corruption; checked at most every `integrityIntervalMs`. */
+  integrity: CheckResult;
+}
+
 export interface HealthProbe {
   ping(): Promise<void>;
+  readiness(): Promise<DatabaseReadiness>;
 }
 
 export interface PurgeCounts {
