@@ -2,10 +2,11 @@
 // the sandbox), the code exchange, a refresh and a revocation.
 //
 //   npm start                                  # in one terminal: the sandbox on https://localhost:8443
-//   node examples/tpp-quickstart.ts            # in another (Deno: deno run -A examples/tpp-quickstart.ts)
+//   npm run quickstart                         # in another (Deno: npx deno run -A examples/tpp-quickstart.ts)
 //
-// Settings: BASE_URL (default https://localhost:8443), DATA_DIR (the sandbox's, default ./data),
-// TPP_DIR (a QWAC made before with `psd2-oauth sandbox-cert --out DIR`; made here when absent).
+// Settings: BASE_URL (default https://localhost:$PORT, PORT as for the server: 8443), DATA_DIR (the
+// sandbox's, default ./data), TPP_DIR (a QWAC made before with `psd2-oauth sandbox-cert --out DIR`;
+// made here when absent).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { createTppClient } from '@psd2-oauth/sdk';
 
-const baseUrl = process.env.BASE_URL ?? 'https://localhost:8443';
+const baseUrl = process.env.BASE_URL ?? `https://localhost:${process.env.PORT ?? 8443}`;
 const redirectUri = 'https://tpp.example/callback';
 
 // 1. A test QWAC with the AISP role, signed by the sandbox CA (`psd2-oauth sandbox-cert`).

@@ -56,9 +56,13 @@ function asset(key: string): Uint8Array {
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
+/** Set by scripts/build-package.ts in the npm package's compiled lib/. */
+declare const PSD2_OAUTH_COMMIT: string | undefined;
+
 /** `psd2-oauth --version`: the package version and the commit it was built from. */
 export function buildInfo(): { version: string; commit: string } {
   if (sea) return { version: binaryManifest().version, commit: binaryManifest().commit };
+  if (typeof PSD2_OAUTH_COMMIT === 'string') return { version: pkg.version, commit: PSD2_OAUTH_COMMIT };
   let commit = 'unknown';
   try {
     const root = fileURLToPath(new URL('..', import.meta.url));
@@ -135,7 +139,11 @@ export function sqliteNativeBinding(dataDir: string): object | undefined {
 
 /** How to start the signing thread: its source file, or in the binary its bundled code. */
 export function signingWorkerSource(): { file: URL } | { code: string } {
-  if (!sea) return { file: new URL('./signing-worker.ts', import.meta.url) };
+  // Beside this module: server/signing-worker.ts in the sources, lib/signing-worker.js in the package.
+  if (!sea)
+    return {
+      file: new URL(import.meta.url.endsWith('.ts') ? './signing-worker.ts' : './signing-worker.js', import.meta.url),
+    };
   return { code: new TextDecoder().decode(asset('signing-worker.cjs')) };
 }
 
