@@ -6,6 +6,7 @@ import type {
   AuthorizationRequest,
   AuthorizationStores,
   ConsentStore,
+  GrantOutcome,
   PsuRecord,
   PsuSession,
   PsuSessionStore,
@@ -19,12 +20,16 @@ import {
   authorizationCodes,
   consents,
   grants,
+  paymentAuthorizations,
   psuSessions,
   psus,
   pushedRequests,
   scaRecords,
 } from './schema.ts';
 import type { Db } from './sqlite.ts';
+
+/** Rolls the approval back when the payment it binds is no longer what the PSU saw. */
+class PaymentGone extends Error {}
 
 export function createAuthorizationStores(db: Db, commit: Commit): AuthorizationStores {
   const psuStore = sqlitePsuStore(db, commit);
@@ -319,29 +324,58 @@ function pushedRequestStore(db: Db, commit: Commit): PushedRequestStore {
 
 function consentStore(db: Db, commit: Commit): ConsentStore {
   return {
-    grant({ consent, code, sca }, session) {
-      return commit(() => {
-        return db.transaction((tx) => {
-          const ended = tx
-            .update(psuSessions)
-            .set({ stage: 'done', psuId: consent.psuId })
-            .where(and(eq(psuSessions.sessionDigest, session.sessionDigest), eq(psuSessions.stage, session.fromStage)))
-            .run();
-          if (ended.changes !== 1) return false;
-          tx.insert(consents)
-            .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
-            .run();
-          tx.insert(authorizationCodes)
-            .values({ ...code, consumedAt: null, grantId: null })
-            .run();
-          if (sca) {
-            tx.insert(scaRecords)
-              .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
-              .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
+    grant({ consent, code, sca, payment }, session) {
+      return commit((): GrantOutcome => {
+        try {
+          return db.transaction((tx) => {
+            const ended = tx
+              .update(psuSessions)
+              .set({ stage: 'done', psuId: consent.psuId })
+              .where(
+                and(eq(psuSessions.sessionDigest, session.sessionDigest), eq(psuSessions.stage, session.fromStage)),
+              )
               .run();
-          }
-          return true;
-        });
+            if (ended.changes !== 1) return 'session' as const;
+            if (payment) {
+              // Dynamic linking: authorised only if still awaiting, unexpired and with the hash the PSU saw.
+              const bound = tx
+                .update(paymentAuthorizations)
+                .set({
+                  status: 'authorised',
+                  debtorIban: payment.debtorAccount.iban,
+                  psuId: payment.psuId,
+                  scaAt: payment.scaAt,
+                  updatedAt: consent.createdAt,
+                })
+                .where(
+                  and(
+                    eq(paymentAuthorizations.authorizationId, payment.authorizationId),
+                    eq(paymentAuthorizations.status, 'awaiting_authorisation'),
+                    eq(paymentAuthorizations.paymentHash, payment.paymentHash),
+                    gt(paymentAuthorizations.expiresAt, consent.createdAt),
+                  ),
+                )
+                .run();
+              if (bound.changes !== 1) throw new PaymentGone();
+            }
+            tx.insert(consents)
+              .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
+              .run();
+            tx.insert(authorizationCodes)
+              .values({ ...code, consumedAt: null, grantId: null })
+              .run();
+            if (sca) {
+              tx.insert(scaRecords)
+                .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
+                .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
+                .run();
+            }
+            return 'granted' as const;
+          });
+        } catch (err) {
+          if (err instanceof PaymentGone) return 'payment';
+          throw err;
+        }
       });
     },
     async list(filter) {
@@ -355,7 +389,11 @@ function consentStore(db: Db, commit: Commit): ConsentStore {
         .where(conditions.length > 0 ? and(...conditions) : undefined)
         .orderBy(desc(consents.createdAt))
         .all();
-      return rows.map((row) => ({ ...row, accountIds: JSON.parse(row.accountIds) as string[] }));
+      return rows.map(({ authorizationId, ...row }) => ({
+        ...row,
+        accountIds: JSON.parse(row.accountIds) as string[],
+        ...(authorizationId ? { authorizationId } : {}),
+      }));
     },
     revoke(consentId, at, by) {
       return commit(() => {

@@ -62,6 +62,7 @@ function consentRecord(row: typeof consents.$inferSelect | null | undefined): Co
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
+    ...(row.authorizationId ? { authorizationId: row.authorizationId } : {}),
   };
 }
 

@@ -501,7 +501,33 @@ export interface components {
             scope: string;
             /** @description authorization_code for aisp and cbpii; refresh_token only when rotation is configured. */
             refresh_token?: string;
+            authorization_details?: components["schemas"]["AuthorizationDetails"];
         };
+        /** @description Scope pisp: the one payment the PSU authorised. */
+        AuthorizationDetails: {
+            /** @enum {string} */
+            type: "payment_initiation";
+            /** @description `["initiate"]` or `["cancel"]`. */
+            actions: ("initiate" | "cancel")[];
+            /** @description The payment authorization id. */
+            identifier: string;
+            instructedAmount: {
+                amount: string;
+                currency: string;
+            };
+            creditorName: string;
+            creditorAccount: {
+                iban: string;
+            };
+            /** @description The account the PSU chose (RFC 9396 §7.1). */
+            debtorAccount?: {
+                iban: string;
+            };
+            remittanceInformation?: string;
+            requestedExecutionDate?: string;
+            /** @description base64url(SHA-256(RFC 8785 canonical JSON)) of the payment as registered: compare it with yours. */
+            payment_hash: string;
+        }[];
         /**
          * @description Each parameter at most once. Parameters the grant type does not take are ignored (RFC 6749 §3.2).
          * @example {
@@ -595,6 +621,7 @@ export interface components {
             };
             consent_id?: string;
             account_ids?: string[];
+            authorization_details?: components["schemas"]["AuthorizationDetails"];
         };
         /**
          * @example {
@@ -644,6 +671,8 @@ export interface components {
             code_challenge_method?: "S256";
             /** @description Refused: a pushed request cannot name another (RFC 9126 §2.1). */
             request_uri?: string;
+            /** @description Scope pisp only (RFC 9396): `[{"type":"payment_initiation","identifier":"<authorization_id>"}]`, as the consentApproval href carries it; `actions` may be given, no other field. */
+            authorization_details?: string;
         };
         PaymentAuthorization: {
             authorization_id: string;
@@ -1558,6 +1587,8 @@ export interface operations {
                 request_uri?: string;
                 /** @description `fr` or `en` (on `/authorize` only). */
                 ui_locales?: string;
+                /** @description Scope pisp only (RFC 9396): `[{"type":"payment_initiation","identifier":"<authorization_id>"}]`, already in the consentApproval href the bank returned; the payment itself comes from the bank’s registration. */
+                authorization_details?: string;
             };
             header?: never;
             path?: never;
@@ -1630,6 +1661,8 @@ export interface operations {
                 request_uri?: string;
                 /** @description `fr` or `en` (on `/authorize` only). */
                 ui_locales?: string;
+                /** @description Scope pisp only (RFC 9396): `[{"type":"payment_initiation","identifier":"<authorization_id>"}]`, already in the consentApproval href the bank returned; the payment itself comes from the bank’s registration. */
+                authorization_details?: string;
             };
             header?: never;
             path: {

@@ -128,6 +128,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     authorizationCodes: deps.stores.authorizationCodes,
     grants: deps.stores.grants,
     revokedAccessTokens: deps.stores.revokedAccessTokens,
+    payments: deps.stores.payments,
     accessTokens,
   };
   mountToken(app, {
@@ -205,6 +206,7 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
   mountPar(app, {
     clients: deps.stores.clients,
     pushedRequests: stores?.pushedRequests,
+    payments: deps.stores.payments,
     authenticate,
     expiresInSeconds: settings.parExpiresInSeconds ?? 60,
   });
@@ -225,11 +227,13 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
       createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
     accounts: settings.accounts ?? stores.accounts,
     psus: stores.psus,
+    payments: deps.stores.payments,
   });
   mountAuthorization(app, {
     issuer: deps.issuer,
     clients: deps.stores.clients,
     pushedRequests: stores.pushedRequests,
+    payments: deps.stores.payments,
     psus: stores.psus,
     journey,
     clock,

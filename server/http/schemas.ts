@@ -72,3 +72,25 @@ export function errorResponses<const S extends number>(statuses: Record<S, Error
   }
   return out;
 }
+
+const IbanAccount = z.object({ iban: z.string() });
+
+/** RFC 9396 `payment_initiation` as granted: in the token response, the JWT and introspection. */
+export const AuthorizationDetails = z
+  .array(
+    z.object({
+      type: z.literal('payment_initiation'),
+      actions: z.array(z.enum(['initiate', 'cancel'])).openapi({ description: '`["initiate"]` or `["cancel"]`.' }),
+      identifier: z.string().openapi({ description: 'The payment authorization id.' }),
+      instructedAmount: z.object({ amount: z.string(), currency: z.string() }),
+      creditorName: z.string(),
+      creditorAccount: IbanAccount,
+      debtorAccount: IbanAccount.optional().openapi({ description: 'The account the PSU chose (RFC 9396 §7.1).' }),
+      remittanceInformation: z.string().optional(),
+      requestedExecutionDate: z.string().optional(),
+      payment_hash: z.string().openapi({
+        description: 'base64url(SHA-256(RFC 8785 canonical JSON)) of the payment as registered: compare it with yours.',
+      }),
+    }),
+  )
+  .openapi('AuthorizationDetails', { description: 'Scope pisp: the one payment the PSU authorised.' });

@@ -81,11 +81,106 @@ function wayOut(lang: Lang, view: StepView): Html {
 </form>`;
 }
 
-export function errorPage(lang: Lang, message: MessageKey): Html {
+export function errorPage(lang: Lang, message: MessageKey, back?: { href: string; client: string }): Html {
   return layout(
     lang,
     t(lang, 'page.error'),
-    html`<p class="alert" role="alert">${t(lang, message)}</p><p>${t(lang, 'error.back')}</p>`,
+    html`<p class="alert" role="alert">${t(lang, message)}</p>${
+      back
+        ? html`<p><a class="button" href="${back.href}">${t(lang, 'error.return', { client: back.client })}</a></p>`
+        : html`<p>${t(lang, 'error.back')}</p>`
+    }`,
+  );
+}
+
+/** The payment as the bank registered it, in the PSU's language (RTS art. 5(1)(a)). */
+export interface PaymentView {
+  action: 'initiate' | 'cancel';
+  amount: string;
+  currency: string;
+  creditorName: string;
+  creditorIban: string;
+  remittanceInformation?: string;
+  requestedExecutionDate?: string;
+  /** Set when the bank fixed the account. */
+  debtorIban?: string;
+  paymentHash: string;
+}
+
+/** `123,50 €` in French, `€123.50` in English, with the currency's own minor digits. */
+export function formatAmount(lang: Lang, amount: string, currency: string): string {
+  return new Intl.NumberFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { style: 'currency', currency }).format(
+    Number(amount),
+  );
+}
+
+/** An IBAN in groups of four, as printed on a statement. */
+export function groupIban(iban: string): string {
+  return iban.replace(/(.{4})(?=.)/g, '$1 ');
+}
+
+export function paymentPage(
+  lang: Lang,
+  view: StepView & {
+    action: string;
+    payment: PaymentView;
+    /** Production: the one-time code field. */
+    withCode: boolean;
+    /** Accounts in the payment's currency to choose from (all sandbox personas' in the sandbox). */
+    accounts: (PsuAccount & { owner?: string })[];
+    error?: MessageKey;
+    chosen?: string;
+  },
+): Html {
+  const p = view.payment;
+  const amount = formatAmount(lang, p.amount, p.currency);
+  const row = (label: MessageKey, value: string | undefined, cls = '') =>
+    value === undefined ? '' : html`<dt>${t(lang, label)}</dt><dd class="${cls}">${value}</dd>`;
+  const accountRows = p.debtorIban
+    ? row('payment.debtor', groupIban(p.debtorIban), 'iban')
+    : html`<dt>${t(lang, 'payment.debtor')}</dt><dd>${
+        view.accounts.length === 0
+          ? t(lang, 'payment.no_account', { currency: p.currency })
+          : html`<fieldset><legend>${t(lang, 'payment.choose_account')}</legend>${view.accounts.map((a, i) => {
+              const id = `debtor-${a.accountId}`;
+              const checked = view.chosen ? view.chosen === a.accountId : i === 0;
+              return html`<div class="choice"><input type="radio" name="account" id="${id}" value="${a.accountId}"${checked ? ' checked' : ''}><label for="${id}">${a.owner ? `${a.owner} · ` : ''}${a.name} <span class="iban">${groupIban(a.iban)}</span></label></div>`;
+            })}</fieldset>`
+      }</dd>`;
+  return layout(
+    lang,
+    t(lang, p.action === 'cancel' ? 'page.payment_cancel' : 'page.payment'),
+    html`${tppHeader(lang, view.tpp)}
+${alert(view.error && t(lang, view.error))}
+<p>${
+      p.action === 'cancel'
+        ? t(lang, 'payment.asks_cancel', { client: view.tpp.name, amount, creditor: p.creditorName })
+        : t(lang, 'payment.asks', { client: view.tpp.name })
+    }</p>
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<input type="hidden" name="payment_hash" value="${p.paymentHash}">
+<dl class="payment">
+${row('payment.amount', amount, 'amount')}
+${row('payment.creditor', p.creditorName)}
+${row('payment.creditor_iban', groupIban(p.creditorIban), 'iban')}
+${row('payment.remittance', p.remittanceInformation)}
+${row('payment.date', p.requestedExecutionDate)}
+${accountRows}
+</dl>
+${
+  view.withCode
+    ? html`<p>${t(lang, 'payment.code_help')}</p>
+<label class="field" for="otp">${t(lang, 'otp.code')}</label>
+<input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9 ]{6,7}" autocomplete="one-time-code" autofocus>`
+    : ''
+}
+<div class="actions equal">
+<button type="submit" class="primary" name="decision" value="approve">${t(lang, 'payment.confirm')}</button>
+<button type="submit" class="primary" name="decision" value="refuse" formnovalidate>${t(lang, 'payment.refuse')}</button>
+</div>
+</form>
+${wayOut(lang, view)}`,
   );
 }
 

@@ -44,6 +44,23 @@ const en = {
   'error.back': 'You can close this page and return to the application.',
   'logo.alt': 'Logo of {client}',
   'cancel.return': 'Cancel and return to {client}',
+  'page.payment': 'Confirm a payment',
+  'page.payment_cancel': 'Confirm the cancellation of a payment',
+  'payment.asks': '{client} asks you to confirm this payment:',
+  'payment.asks_cancel': '{client} asks you to cancel the payment of {amount} to {creditor}:',
+  'payment.amount': 'Amount',
+  'payment.creditor': 'Payee',
+  'payment.creditor_iban': 'Payee’s IBAN',
+  'payment.remittance': 'Reference',
+  'payment.date': 'Execution date',
+  'payment.debtor': 'From your account',
+  'payment.no_account': 'You hold no account in {currency} that can make this payment.',
+  'payment.choose_account': 'Choose the account to pay from.',
+  'payment.code_help': 'Enter the code of your authenticator app to confirm exactly this payment.',
+  'payment.confirm': 'Confirm',
+  'payment.refuse': 'Refuse',
+  'error.payment_changed': 'This payment was withdrawn, has expired or was changed: nothing was authorised.',
+  'error.return': 'Return to {client}',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -89,6 +106,24 @@ const fr: Record<MessageKey, string> = {
   'error.back': 'Vous pouvez fermer cette page et revenir à l’application.',
   'logo.alt': 'Logo de {client}',
   'cancel.return': 'Annuler et revenir à {client}',
+  'page.payment': 'Confirmer un paiement',
+  'page.payment_cancel': 'Confirmer l’annulation d’un paiement',
+  'payment.asks': '{client} vous demande de confirmer ce paiement :',
+  'payment.asks_cancel': '{client} vous demande d’annuler le paiement de {amount} à {creditor} :',
+  'payment.amount': 'Montant',
+  'payment.creditor': 'Bénéficiaire',
+  'payment.creditor_iban': 'IBAN du bénéficiaire',
+  'payment.remittance': 'Référence',
+  'payment.date': 'Date d’exécution',
+  'payment.debtor': 'Depuis votre compte',
+  'payment.no_account': 'Vous n’avez aucun compte en {currency} qui puisse effectuer ce paiement.',
+  'payment.choose_account': 'Choisissez le compte à débiter.',
+  'payment.code_help':
+    'Saisissez le code de votre application d’authentification pour confirmer exactement ce paiement.',
+  'payment.confirm': 'Confirmer',
+  'payment.refuse': 'Refuser',
+  'error.payment_changed': 'Ce paiement a été retiré, a expiré ou a été modifié : rien n’a été autorisé.',
+  'error.return': 'Revenir à {client}',
 };
 
 export const CATALOGUE: Record<Lang, Record<MessageKey, string>> = { en, fr };

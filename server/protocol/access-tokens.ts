@@ -3,6 +3,7 @@
 // its grant id, so that revoking the one or the other is enough for introspection to refuse it.
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import type { PaymentInitiationDetail } from './payments/payment.ts';
 import { SIGNING_ALGS, type SigningKeySet } from './signing-keys.ts';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -23,6 +24,8 @@ export interface AccessTokenClaims {
   /** The PSU's consent and the accounts it covers (aisp, cbpii). */
   consent_id?: string;
   account_ids?: string[];
+  /** Scope pisp: the one payment the PSU authorised (RFC 9396 §9.1). */
+  authorization_details?: PaymentInitiationDetail[];
 }
 
 export interface AccessTokenRequest {
@@ -34,6 +37,7 @@ export interface AccessTokenRequest {
   grantId?: string;
   consentId?: string;
   accountIds?: string[];
+  authorizationDetails?: PaymentInitiationDetail[];
 }
 
 export interface AccessTokenSettings {
@@ -87,6 +91,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         ...(request.grantId ? { grant_id: request.grantId } : {}),
         ...(request.consentId ? { consent_id: request.consentId } : {}),
         ...(request.accountIds ? { account_ids: [...request.accountIds] } : {}),
+        ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
       };
       const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
       const token = `${signingInput}.${await keys.active.sign(signingInput)}`;

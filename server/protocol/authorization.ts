@@ -2,6 +2,8 @@
 // authorization request, pushes one, builds the redirects, and turns a PSU's approval into a consent
 // and an authorization code.
 import { OAuthError, type OAuthErrorCode } from './errors.ts';
+import { effectiveStatus } from './payments/back-channel.ts';
+import type { PaymentAuthorizationStore } from './payments/ports.ts';
 import type { AuthorizationRequest, GrantedConsent, PushedRequestStore } from './psu/ports.ts';
 import type { ClientRecord, ClientStore } from './registration/ports.ts';
 import type { Scope } from './scope-policy.ts';
@@ -16,7 +18,8 @@ const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 const MAX_STATE_LENGTH = 4096;
 
 /** The scope combinations a PSU can be asked for: one consent, one kind of access. */
-const GRANTABLE_SCOPES = ['aisp', 'aisp extended_transaction_history', 'cbpii'] as const;
+const GRANTABLE_SCOPES = ['aisp', 'aisp extended_transaction_history', 'cbpii', 'pisp'] as const;
+const DETAIL_FIELDS = new Set(['type', 'identifier', 'actions']);
 
 /**
  * A failure the PSU sees on our page because the redirect URI cannot be trusted (RFC 6749 §4.1.2.1):
@@ -50,6 +53,7 @@ export class RedirectableError extends Error {
 export interface AuthorizationDeps {
   clients: Pick<ClientStore, 'find'>;
   pushedRequests: PushedRequestStore;
+  payments: Pick<PaymentAuthorizationStore, 'find'>;
 }
 
 /** Query parameters as received: every value of every name, so a repeated one can be refused. */
@@ -101,7 +105,11 @@ export async function checkAuthorizationRequest(
     if (!client.metadata.redirect_uris.includes(pushed.redirectUri)) {
       throw new UntrustedRequestError('invalid_redirect_uri', 'the redirect_uri is not registered for this client');
     }
-    return { request: pushed, client };
+    // The payment may have been withdrawn or consumed since it was pushed.
+    const request = await checkPaymentAuthorization(deps.payments, pushed, now, (code, description) => {
+      throw new RedirectableError(code, description, pushed);
+    });
+    return { request, client };
   }
 
   const redirectUri = single('redirect_uri');
@@ -117,7 +125,8 @@ export async function checkAuthorizationRequest(
   for (const [name, values] of params) {
     if (values.length > 1) fail('invalid_request', `the ${name} parameter is repeated (RFC 6749 §3.1)`);
   }
-  return { request: checkParameters(client, redirectUri, (name) => params.get(name)?.[0], fail), client };
+  const checked = checkParameters(client, redirectUri, (name) => params.get(name)?.[0], fail);
+  return { request: await checkPaymentAuthorization(deps.payments, checked, now, fail), client };
 }
 
 /** The checks shared by /authorize and /par once client and redirect URI are known. */
@@ -144,12 +153,13 @@ function checkParameters(
   const registered = new Set(client.metadata.scope.split(' '));
   const outside = names.filter((name) => !registered.has(name));
   if (outside.length > 0) fail('invalid_scope', `${outside.join(' ')} is not among the client's scopes`);
-  const normalized = (['aisp', 'extended_transaction_history', 'cbpii'] as Scope[])
+  const normalized = (['aisp', 'extended_transaction_history', 'cbpii', 'pisp'] as Scope[])
     .filter((s) => names.includes(s))
     .join(' ');
   if (normalized.split(' ').length !== names.length || !(GRANTABLE_SCOPES as readonly string[]).includes(normalized)) {
-    fail('invalid_scope', 'scope must be aisp, aisp extended_transaction_history, or cbpii');
+    fail('invalid_scope', 'scope must be aisp, aisp extended_transaction_history, cbpii, or pisp');
   }
+  const paymentAuthorizationId = paymentDetail(normalized, get('authorization_details'), fail);
 
   const challenge = get('code_challenge');
   const method = get('code_challenge_method');
@@ -169,7 +179,88 @@ function checkParameters(
     ...(state === undefined ? {} : { state }),
     codeChallenge: challenge,
     codeChallengeMethod: 'S256',
+    ...(paymentAuthorizationId ? { paymentAuthorizationId } : {}),
   };
+}
+
+/**
+ * RFC 9396 for scope pisp: exactly one `payment_initiation` object naming, by `identifier`, a
+ * payment the bank's resource server registered. Only `type`, `identifier` and `actions`: the
+ * payment's data comes from the bank alone (one copy of amount and payee, RTS art. 5).
+ */
+function paymentDetail(
+  scope: string,
+  raw: string | undefined,
+  fail: (code: OAuthErrorCode, description: string) => never,
+): string | undefined {
+  if (scope !== 'pisp') {
+    if (raw !== undefined) fail('invalid_scope', 'authorization_details (payment_initiation) go with scope pisp only');
+    return undefined;
+  }
+  if (raw === undefined) fail('invalid_request', 'scope pisp needs authorization_details naming the payment');
+  let details: unknown;
+  try {
+    details = JSON.parse(raw);
+  } catch {
+    fail('invalid_authorization_details', 'authorization_details is not valid JSON');
+  }
+  if (!Array.isArray(details) || details.length !== 1) {
+    fail('invalid_authorization_details', 'authorization_details must be an array of one payment_initiation object');
+  }
+  const detail = (details as unknown[])[0];
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    fail('invalid_authorization_details', 'authorization_details[0] must be an object');
+  }
+  const fields = detail as Record<string, unknown>;
+  if (fields.type !== 'payment_initiation') {
+    fail('invalid_authorization_details', 'unknown authorization_details type (supported: payment_initiation)');
+  }
+  const extra = Object.keys(fields).filter((k) => !DETAIL_FIELDS.has(k));
+  if (extra.length > 0) {
+    fail(
+      'invalid_authorization_details',
+      `${extra.join(', ')}: not accepted; the payment's data comes from the bank's registration`,
+    );
+  }
+  if (typeof fields.identifier !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(fields.identifier)) {
+    fail('invalid_authorization_details', 'identifier: no payment authorization of this client has this id');
+  }
+  const actions = fields.actions;
+  if (
+    actions !== undefined &&
+    !(Array.isArray(actions) && actions.length === 1 && (actions[0] === 'initiate' || actions[0] === 'cancel'))
+  ) {
+    fail('invalid_authorization_details', 'actions: ["initiate"] or ["cancel"]');
+  }
+  // The id and the requested action travel together until checkPaymentAuthorization compares them
+  // with the registration ('#' never occurs in an id).
+  return `${fields.identifier}${actions ? `#${actions[0]}` : ''}`;
+}
+
+/**
+ * The payment a pisp request names must be this client's and awaiting the PSU's authorisation
+ * (RFC 9396 §5); the actions, if given, must be the registered ones.
+ */
+export async function checkPaymentAuthorization(
+  payments: Pick<PaymentAuthorizationStore, 'find'>,
+  request: AuthorizationRequest,
+  now: number,
+  fail: (code: OAuthErrorCode, description: string) => never,
+): Promise<AuthorizationRequest> {
+  if (!request.paymentAuthorizationId) return request;
+  const [id = '', action] = request.paymentAuthorizationId.split('#');
+  const record = await payments.find(id);
+  if (!record || record.clientId !== request.clientId) {
+    fail('invalid_authorization_details', 'identifier: no payment authorization of this client has this id');
+  }
+  if (action && action !== record.action) {
+    fail('invalid_authorization_details', `actions: the payment authorization is for ${record.action}`);
+  }
+  const status = effectiveStatus(record, now);
+  if (status !== 'awaiting_authorisation') {
+    fail('invalid_authorization_details', `identifier: the payment authorization is ${status}`);
+  }
+  return { ...request, paymentAuthorizationId: id };
 }
 
 /**
@@ -204,8 +295,11 @@ export async function pushAuthorizationRequest(
       throw new OAuthError(code === 'unsupported_response_type' ? 'invalid_request' : code, description);
     },
   );
+  const checked = await checkPaymentAuthorization(deps.payments, request, now, (code, description) => {
+    throw new OAuthError(code, description);
+  });
   const secret = randomSecret(32);
-  await deps.pushedRequests.insert(await secretDigest(secret), request, now, now + expiresInSeconds * 1000);
+  await deps.pushedRequests.insert(await secretDigest(secret), checked, now, now + expiresInSeconds * 1000);
   return { request_uri: `${REQUEST_URI_PREFIX}${secret}`, expires_in: expiresInSeconds };
 }
 
@@ -242,6 +336,8 @@ export async function prepareConsent(
     /** The time of the SCA this consent follows; absent in the sandbox (no real SCA). */
     scaAt?: number;
     now: number;
+    /** Default: the scope's duration (180 days for aisp, CBPII_CONSENT_DAYS for cbpii). */
+    lifetimeMs?: number;
   },
 ): Promise<GrantedConsent> {
   const accountIds = [...new Set(input.accountIds)];
@@ -258,7 +354,7 @@ export async function prepareConsent(
       scope: request.scope,
       accountIds,
       createdAt: now,
-      expiresAt: now + days * DAY_MS,
+      expiresAt: now + (input.lifetimeMs ?? days * DAY_MS),
     },
     code: {
       codeDigest: await secretDigest(code),

@@ -46,6 +46,18 @@ export interface PsuAuthenticator {
   verifyPassword(username: string, password: string, now: number): Promise<PsuAuthenticationResult>;
   /** Called only for the PSU whose password was accepted in the same session. */
   verifyOneTimeCode(psuId: string, code: string, now: number): Promise<PsuAuthenticationResult>;
+  /**
+   * Optional transaction confirmation for payments (RTS art. 5 dynamic linking): when present, the
+   * payment page's second factor goes here instead of verifyOneTimeCode, with the payment's
+   * `hash` (base64url SHA-256 of its canonical JSON) and the `display` text the PSU was shown, so
+   * that a bank can plug a factor bound to them (WebAuthn with the hash as challenge, OCRA RFC 6287).
+   */
+  confirmTransaction?(
+    psuId: string,
+    transaction: { hash: string; display: string },
+    response: string,
+    now: number,
+  ): Promise<PsuAuthenticationResult>;
 }
 
 /**

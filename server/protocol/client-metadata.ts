@@ -3,7 +3,13 @@
 // only be the certificate it presents.
 import { MAX_URI_LENGTH, parseClientUri } from './client-uri.ts';
 import { OAuthError } from './errors.ts';
-import { type GrantType, grantTypesForScopes, type Scope, scopesAllowedForRoles } from './scope-policy.ts';
+import {
+  type GrantType,
+  grantTypesAllowedForScopes,
+  grantTypesForScopes,
+  type Scope,
+  scopesAllowedForRoles,
+} from './scope-policy.ts';
 import type { TppIdentity } from './tpp-identity.ts';
 
 /** The display fields that may carry a BCP 47 language tag (RFC 7591 §2.2): `client_name#fr`. */
@@ -138,8 +144,9 @@ export function checkClientMetadata(
     invalid('scope', 'extended_transaction_history extends aisp and needs it');
   }
 
-  const fitting = grantTypesForScopes(scopes);
-  const grantTypes = input.grant_types === undefined ? fitting : unique('grant_types', input.grant_types);
+  const fitting = grantTypesAllowedForScopes(scopes);
+  const grantTypes =
+    input.grant_types === undefined ? grantTypesForScopes(scopes) : unique('grant_types', input.grant_types);
   for (const grant of grantTypes) {
     if (!(fitting as string[]).includes(grant)) {
       invalid('grant_types', `${grant} does not fit the scopes ${scopes.join(' ')} (allowed: ${fitting.join(', ')})`);

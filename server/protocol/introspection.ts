@@ -5,6 +5,9 @@
 // are not introspectable here: resource servers never hold them.
 import type { AccessTokenClaims, AccessTokens } from './access-tokens.ts';
 import { OAuthError } from './errors.ts';
+import { effectiveStatus } from './payments/back-channel.ts';
+import type { PaymentInitiationDetail } from './payments/payment.ts';
+import type { PaymentAuthorizationStore } from './payments/ports.ts';
 import type { ClientStore } from './registration/ports.ts';
 import { secretDigest } from './secrets.ts';
 import type { GrantStore, ResourceServerRecord, ResourceServerStore, RevokedAccessTokenStore } from './token/ports.ts';
@@ -14,6 +17,8 @@ export interface IntrospectionDeps {
   grants: Pick<GrantStore, 'find'>;
   revokedAccessTokens: Pick<RevokedAccessTokenStore, 'isRevoked'>;
   accessTokens: Pick<AccessTokens, 'verify'>;
+  /** Scope pisp: a payment's token is active only while the payment is authorised (not yet consumed). */
+  payments: Pick<PaymentAuthorizationStore, 'find'>;
   now?: () => number;
 }
 
@@ -33,6 +38,7 @@ export type IntrospectionResponse =
       cnf: { 'x5t#S256': string };
       consent_id?: string;
       account_ids?: string[];
+      authorization_details?: PaymentInitiationDetail[];
     };
 
 const INACTIVE = { active: false } as const;
@@ -71,6 +77,7 @@ export async function introspect(deps: IntrospectionDeps, token: string | undefi
     cnf: { 'x5t#S256': claims.cnf['x5t#S256'] },
     ...(claims.consent_id ? { consent_id: claims.consent_id } : {}),
     ...(claims.account_ids ? { account_ids: claims.account_ids } : {}),
+    ...(claims.authorization_details ? { authorization_details: claims.authorization_details } : {}),
   };
 }
 
@@ -83,5 +90,13 @@ async function isLive(deps: IntrospectionDeps, claims: AccessTokenClaims, now: n
   if (!found) return false;
   const { grant, consent } = found;
   if (grant.revokedAt !== null || grant.expiresAt <= now || grant.clientId !== claims.client_id) return false;
-  return consent !== undefined && consent.revokedAt === null && consent.expiresAt > now;
+  if (consent === undefined || consent.revokedAt !== null || consent.expiresAt <= now) return false;
+  if (!consent.authorizationId) return claims.authorization_details === undefined;
+  // RFC 9396 §9.2: active while the payment is authorised; consumed, withdrawn or changed ends it.
+  const payment = await deps.payments.find(consent.authorizationId);
+  return (
+    payment !== undefined &&
+    effectiveStatus(payment, now) === 'authorised' &&
+    claims.authorization_details?.[0]?.payment_hash === payment.paymentHash
+  );
 }

@@ -10,6 +10,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { AISP_CONSENT_DAYS, prepareConsent } from './authorization.ts';
 import type { AccountDirectory, PsuAccount, PsuAuthenticationResult, PsuAuthenticator } from './bank.ts';
 import type { OAuthErrorCode } from './errors.ts';
+import { effectiveStatus } from './payments/back-channel.ts';
+import type { PaymentAuthorizationRecord, PaymentAuthorizationStore } from './payments/ports.ts';
 import type {
   AuthenticationEventLog,
   AuthenticationEventName,
@@ -35,14 +37,16 @@ export interface JourneySettings {
 }
 
 /** The pages of the journey; the HTTP adapter renders them from the session. */
-export type JourneyPage = 'login' | 'otp' | 'consent' | 'sandbox';
+export type JourneyPage = 'login' | 'otp' | 'consent' | 'sandbox' | 'payment';
 
 /** Why the PSU sees our error page instead of the next step. */
 export type JourneyFailure =
   | { reason: 'session'; status: 410 }
   | { reason: 'done'; status: 409 }
   | { reason: 'csrf'; status: 403 }
-  | { reason: 'invalid_request'; status: 400 };
+  | { reason: 'invalid_request'; status: 400 }
+  /** The payment was withdrawn, expired or changed: no code; the page links back with access_denied. */
+  | { reason: 'payment_changed'; status: 409; request: AuthorizationRequest };
 
 export type AuthorizationResponse = { code: string } | { error: OAuthErrorCode; error_description?: string };
 
@@ -50,7 +54,7 @@ export type JourneyOutcome =
   /** Render `page` for `session`; `problem` re-renders a form with what the PSU chose. */
   | { type: 'page'; page: JourneyPage; session: PsuSession; problem?: { psuId?: string; chosen: string[] } }
   /** Send the browser to another step's page (303), with the single failure message if any. */
-  | { type: 'goto'; step: 'login' | 'otp' | 'consent'; retry?: { failed: true } | { lockedUntil: number } }
+  | { type: 'goto'; step: 'login' | 'otp' | 'consent' | 'payment'; retry?: { failed: true } | { lockedUntil: number } }
   /** The end: the client's redirect URI with the response, `state` and `iss`. */
   | { type: 'respond'; request: AuthorizationRequest; response: AuthorizationResponse }
   | ({ type: 'error' } & JourneyFailure);
@@ -76,10 +80,20 @@ export interface Transition {
   lost?: JourneyOutcome;
 }
 
+const paymentChanged = (session: PsuSession): JourneyOutcome => ({
+  type: 'error',
+  reason: 'payment_changed',
+  status: 409,
+  request: session.request,
+});
+/** How long the code of an authorised payment may still be exchanged: the consent behind it. */
+const PAYMENT_CONSENT_MS = 10 * 60_000;
+
 const fail = (failure: JourneyFailure): Transition => ({ events: [], outcome: { type: 'error', ...failure } });
 const DONE: JourneyFailure = { reason: 'done', status: 409 };
 const NO_SESSION: JourneyFailure = { reason: 'session', status: 410 };
-const STEPS_WITH_A_WAY_OUT: PsuSessionStage[] = ['login', 'sca', 'consent'];
+const STEPS_WITH_A_WAY_OUT: PsuSessionStage[] = ['login', 'sca', 'consent', 'payment'];
+const isPayment = (session: Pick<PsuSession, 'request'>) => session.request.paymentAuthorizationId !== undefined;
 
 /** Constant-time comparison of the form's CSRF token with the session's. */
 export function sameToken(presented: string | undefined, expected: string): boolean {
@@ -97,7 +111,7 @@ export const steps = {
       sessionId: globalThis.crypto.randomUUID(),
       request,
       psuId: null,
-      stage: settings.mode === 'sandbox' ? 'consent' : 'login',
+      stage: settings.mode === 'production' ? 'login' : request.paymentAuthorizationId ? 'payment' : 'consent',
       csrfToken: randomSecret(32),
       authenticatedAt: null,
       lastSeenAt: now,
@@ -163,18 +177,20 @@ export const steps = {
         outcome: { type: 'goto', step: 'login', retry: { lockedUntil: verified.lockedUntil } },
       };
     }
+    // A payment's second factor is entered on the page that shows amount and payee (RTS art. 5(1)(a)).
+    const next = isPayment(_session) ? 'payment' : 'sca';
     return {
       write: {
         kind: 'advance',
         from: 'login',
-        changes: { ...refreshed(settings, now), stage: 'sca', psuId: verified.ok ? verified.psuId : null },
+        changes: { ...refreshed(settings, now), stage: next, psuId: verified.ok ? verified.psuId : null },
       },
       events: [
         verified.ok
           ? { event: 'login.succeeded', psuId: verified.psuId }
           : { event: 'login.failed', psuId: verified.psuId, detail: { factor: 'knowledge' } },
       ],
-      outcome: { type: 'goto', step: 'otp' },
+      outcome: { type: 'goto', step: next === 'payment' ? 'payment' : 'otp' },
     };
   },
 
@@ -183,7 +199,7 @@ export const steps = {
    * against): the PSU is sent back to the login with the same single message either way.
    */
   otp(
-    _session: PsuSession,
+    session: PsuSession,
     verified: PsuAuthenticationResult | undefined,
     settings: JourneySettings,
     now: number,
@@ -195,13 +211,14 @@ export const steps = {
           from: 'sca',
           changes: { ...refreshed(settings, now), stage: 'consent', authenticatedAt: now },
         },
+        // On the payment page a good code is followed at once by the approval (steps.approvePayment).
         events: [{ event: 'sca.succeeded' }],
         outcome: { type: 'goto', step: 'consent' },
       };
     }
     const back: Transition['write'] = {
       kind: 'advance',
-      from: 'sca',
+      from: session.stage,
       changes: { ...refreshed(settings, now), stage: 'login', psuId: null },
     };
     if (!verified) {
@@ -230,7 +247,7 @@ export const steps = {
   /** The PSU refused on the consent page. */
   refuse(session: PsuSession): Transition {
     return {
-      write: { kind: 'advance', from: 'consent', changes: { stage: 'done' } },
+      write: { kind: 'advance', from: session.stage, changes: { stage: 'done' } },
       events: [{ event: 'consent.refused' }],
       outcome: {
         type: 'respond',
@@ -298,6 +315,100 @@ export const steps = {
   },
 };
 
+/** The payment step's pure part: bind the approval to what the PSU saw, or say why not. */
+export function approvePaymentStep(
+  session: PsuSession,
+  input: {
+    psuId: string;
+    /** The PSU's accounts in the payment's currency. */
+    accounts: PsuAccount[];
+    chosen: string | undefined;
+    /** The hash the page showed (hidden field). */
+    shownHash: string | undefined;
+    record: PaymentAuthorizationRecord | undefined;
+    scaAt?: number;
+  },
+  settings: JourneySettings,
+  now: number,
+): Promise<Transition> | Transition {
+  const { record } = input;
+  if (
+    !record ||
+    effectiveStatus(record, now) !== 'awaiting_authorisation' ||
+    record.paymentHash !== input.shownHash ||
+    record.clientId !== session.request.clientId
+  ) {
+    return {
+      write: { kind: 'advance', from: session.stage, changes: { stage: 'done' } },
+      events: [{ event: 'payment.unavailable', detail: { status: record ? effectiveStatus(record, now) : 'unknown' } }],
+      outcome: paymentChanged(session),
+    };
+  }
+  const fixed = record.payment.debtorAccount?.iban;
+  const account = input.accounts.find(
+    (a) => a.psuId === input.psuId && (fixed ? a.iban === fixed : a.accountId === input.chosen),
+  );
+  if (!account) {
+    return {
+      events: [],
+      outcome: {
+        type: 'page',
+        page: 'payment',
+        session,
+        problem: { psuId: input.psuId, chosen: [input.chosen ?? ''] },
+      },
+    };
+  }
+  return prepareConsent(settings, {
+    request: session.request,
+    psuId: input.psuId,
+    accountIds: [account.accountId],
+    scaAt: input.scaAt,
+    now,
+    lifetimeMs: PAYMENT_CONSENT_MS,
+  }).then(
+    (granted): Transition => ({
+      write: {
+        kind: 'grant',
+        from: session.stage,
+        psuId: input.psuId,
+        granted: {
+          ...granted,
+          consent: { ...granted.consent, authorizationId: record.authorizationId },
+          payment: {
+            authorizationId: record.authorizationId,
+            paymentHash: record.paymentHash,
+            psuId: input.psuId,
+            debtorAccount: { iban: account.iban },
+            scaAt: input.scaAt ?? now,
+          },
+        },
+      },
+      events: [
+        {
+          event: 'consent.granted',
+          psuId: input.psuId,
+          detail: {
+            consentId: granted.consent.consentId,
+            scope: 'pisp',
+            authorizationId: record.authorizationId,
+            paymentHash: record.paymentHash,
+            accountIds: [account.accountId],
+          },
+        },
+      ],
+      outcome: { type: 'respond', request: session.request, response: { code: granted.codeSecret } },
+      lost: { type: 'error', ...DONE },
+    }),
+  );
+}
+
+/** What the PSU reads and confirms, given to a transaction-confirmation factor with the hash. */
+export function paymentDisplay(record: PaymentAuthorizationRecord): string {
+  const { instructedAmount, creditorName, creditorAccount } = record.payment;
+  return `${record.action} ${instructedAmount.amount} ${instructedAmount.currency} to ${creditorName} (${creditorAccount.iban})`;
+}
+
 function refreshed(settings: JourneySettings, now: number): SessionChanges {
   return { lastSeenAt: now, expiresAt: now + settings.sessionInactivitySeconds * 1000 };
 }
@@ -310,7 +421,19 @@ export interface PsuJourneyDeps {
   events: AuthenticationEventLog;
   authenticator: PsuAuthenticator;
   accounts: AccountDirectory;
-  psus: Pick<PsuStore, 'find'>;
+  psus: Pick<PsuStore, 'find' | 'list'>;
+  payments: Pick<PaymentAuthorizationStore, 'find' | 'reject'>;
+}
+
+/** Form input of the payment page. */
+export interface PaymentDecision {
+  csrf: string | undefined;
+  approve: boolean;
+  /** Production: the one-time code (or the bank's transaction-confirmation response). */
+  otp: string;
+  /** The debtor account, unless the bank fixed it. */
+  account?: string;
+  paymentHash?: string;
 }
 
 /** Form input of the decision step. */
@@ -337,7 +460,16 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
     if (write?.kind === 'advance') {
       won = await deps.sessions.advance(digest, write.from, write.changes);
     } else if (write?.kind === 'grant') {
-      won = await deps.consents.grant(write.granted, { sessionDigest: digest, fromStage: write.from });
+      const result = await deps.consents.grant(write.granted, { sessionDigest: digest, fromStage: write.from });
+      if (result === 'payment') {
+        // Withdrawn, expired or changed between the read and the write: the session ends, no code.
+        return apply(digest, session, {
+          write: { kind: 'advance', from: write.from, changes: { stage: 'done' } },
+          events: [{ event: 'payment.unavailable', detail: { at: 'approval' } }],
+          outcome: paymentChanged(session),
+        });
+      }
+      won = result === 'granted';
     }
     if (!won) return transition.lost ?? { type: 'error', ...DONE };
     const occurredAt = deps.clock();
@@ -393,12 +525,16 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       });
       return {
         secret,
-        outcome: { type: 'page', page: settings.mode === 'sandbox' ? 'sandbox' : 'login', session },
+        outcome: {
+          type: 'page',
+          page: settings.mode === 'production' ? 'login' : isPayment(session) ? 'payment' : 'sandbox',
+          session,
+        },
       };
     },
 
     /** GET of a step's page. */
-    async view(secret: string | undefined, page: 'login' | 'otp' | 'consent'): Promise<JourneyOutcome> {
+    async view(secret: string | undefined, page: 'login' | 'otp' | 'consent' | 'payment'): Promise<JourneyOutcome> {
       const now = deps.clock();
       const stage: PsuSessionStage = page === 'otp' ? 'sca' : page;
       const loaded = await load(secret, [stage], now);
@@ -445,6 +581,74 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       const transition = await steps.approve(
         session,
         { psuId: psu.psuId, accounts, chosen: input.accounts, scaAt },
+        settings,
+        now,
+      );
+      return apply(digest, session, transition);
+    },
+
+    /** POST of the payment page: Confirm (with the second factor in production) or Refuse. */
+    async payment(secret: string | undefined, input: PaymentDecision): Promise<JourneyOutcome> {
+      const now = deps.clock();
+      const loaded = await load(secret, ['payment'], now, { token: input.csrf });
+      if (isOutcome(loaded)) return loaded;
+      const { digest, session } = loaded;
+      const id = session.request.paymentAuthorizationId ?? '';
+      if (!input.approve) {
+        const outcome = await apply(digest, session, steps.refuse(session));
+        if (outcome.type === 'respond') await deps.payments.reject(id, now);
+        return outcome;
+      }
+      const record = await deps.payments.find(id);
+      let psuId: string;
+      let scaAt: number | undefined;
+      let accounts: PsuAccount[];
+      if (settings.mode === 'sandbox') {
+        // The sandbox page lists each persona's accounts: the chosen account names the persona.
+        const personas = (await deps.psus.list({ sandbox: true })).filter((p) => p.status === 'active');
+        const all = (await Promise.all(personas.map((p) => deps.accounts.accountsOf(p.psuId)))).flat();
+        const fixed = record?.payment.debtorAccount?.iban;
+        const owner = all.find((a) => (fixed ? a.iban === fixed : a.accountId === input.account));
+        if (!owner) return { type: 'error', reason: 'invalid_request', status: 400 };
+        psuId = owner.psuId;
+        accounts = all.filter((a) => a.psuId === psuId);
+      } else {
+        const verified = session.psuId
+          ? record && deps.authenticator.confirmTransaction
+            ? await deps.authenticator.confirmTransaction(
+                session.psuId,
+                { hash: record.paymentHash, display: paymentDisplay(record) },
+                input.otp,
+                now,
+              )
+            : await deps.authenticator.verifyOneTimeCode(session.psuId, input.otp, now)
+          : undefined;
+        if (!verified?.ok || !session.psuId) {
+          return apply(digest, session, steps.otp(session, verified, settings, now));
+        }
+        psuId = session.psuId;
+        scaAt = now;
+        accounts = await deps.accounts.accountsOf(psuId);
+        await deps.events.record({
+          sessionId: session.sessionId,
+          event: 'sca.succeeded',
+          occurredAt: now,
+          clientId: session.request.clientId,
+          psuId,
+          detail: { paymentHash: record?.paymentHash },
+        });
+      }
+      const currency = record?.payment.instructedAmount.currency;
+      const transition = await approvePaymentStep(
+        session,
+        {
+          psuId,
+          accounts: accounts.filter((a) => a.currency === currency),
+          chosen: input.account,
+          shownHash: input.paymentHash,
+          record,
+          scaAt,
+        },
         settings,
         now,
       );

@@ -31,6 +31,17 @@ const GRANT_TYPES_BY_SCOPE: Readonly<Record<Scope, readonly GrantType[]>> = {
   pisp: ['client_credentials'],
 };
 
+/**
+ * Grant types a client may add to the defaults above: a PISP may also take the PSU's authorisation
+ * of one payment through the code flow (issue 13), never a refresh token for it.
+ */
+const OPTIONAL_GRANT_TYPES_BY_SCOPE: Readonly<Record<Scope, readonly GrantType[]>> = {
+  aisp: [],
+  extended_transaction_history: [],
+  cbpii: [],
+  pisp: ['authorization_code'],
+};
+
 const SCOPE_ORDER: readonly Scope[] = ['aisp', 'extended_transaction_history', 'cbpii', 'pisp'];
 const GRANT_TYPE_ORDER: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
 
@@ -47,6 +58,15 @@ export function scopesAllowedForRoles(roles: Iterable<Psd2Role>): Scope[] {
 export function grantTypesForScopes(scopes: Iterable<Scope>): GrantType[] {
   const grants = new Set<GrantType>();
   for (const scope of scopes) for (const grant of GRANT_TYPES_BY_SCOPE[scope]) grants.add(grant);
+  return GRANT_TYPE_ORDER.filter((grant) => grants.has(grant));
+}
+
+/** Every grant type a client with these scopes may register: the defaults and the optional ones. */
+export function grantTypesAllowedForScopes(scopes: Iterable<Scope>): GrantType[] {
+  const grants = new Set<GrantType>();
+  for (const scope of scopes) {
+    for (const grant of [...GRANT_TYPES_BY_SCOPE[scope], ...OPTIONAL_GRANT_TYPES_BY_SCOPE[scope]]) grants.add(grant);
+  }
   return GRANT_TYPE_ORDER.filter((grant) => grants.has(grant));
 }
 

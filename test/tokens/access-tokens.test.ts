@@ -83,6 +83,7 @@ describe('access tokens (RFC 9068)', () => {
         },
       },
       accessTokens: tokens,
+      payments: { find: async () => undefined },
     };
     assert.equal((await introspect({ ...deps, now: () => NOW }, token)).active, true);
     assert.deepEqual(await introspect({ ...deps, now: later }, token), { active: false });

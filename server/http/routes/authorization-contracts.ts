@@ -42,6 +42,10 @@ const AuthorizeQuery = z.object({
     .optional()
     .openapi({ description: 'Instead of the other parameters: a `request_uri` from `/par` (with client_id).' }),
   ui_locales: z.string().optional().openapi({ description: '`fr` or `en` (on `/authorize` only).' }),
+  authorization_details: z.string().optional().openapi({
+    description:
+      'Scope pisp only (RFC 9396): `[{"type":"payment_initiation","identifier":"<authorization_id>"}]`, already in the consentApproval href the bank returned; the payment itself comes from the bank’s registration.',
+  }),
 });
 
 const authorizeResponses = {
@@ -177,6 +181,40 @@ export const consentFormRoute = createRoute({
   summary: 'Production: the consent page, after SCA',
   request: { params: LangParam },
   responses: { 200: html('The consent page with account selection.'), ...sessionErrors },
+});
+
+export const paymentFormRoute = createRoute({
+  hide: true,
+  method: 'get',
+  path: '/{lang}/authorize/payment',
+  tags: [TAG],
+  summary: 'The payment page: amount, payee and accounts as the bank registered them',
+  request: { params: LangParam },
+  responses: { 200: html('The payment page.'), 303: seeOther('The session ended.'), ...sessionErrors },
+});
+
+export const paymentRoute = createRoute({
+  hide: true,
+  method: 'post',
+  path: '/{lang}/authorize/payment',
+  tags: [TAG],
+  summary: 'The PSU confirms (with the one-time code in production) or refuses the payment',
+  description:
+    'Confirm: the second factor is checked on the page that shows amount and payee, the payment is re-read (withdrawn, expired or changed: an error page and access_denied, no code), and the approval, the code and the payment’s authorisation are written in one transaction, bound to `payment_hash`.',
+  request: {
+    params: LangParam,
+    body: formBody({
+      decision: z.enum(['approve', 'refuse']).optional(),
+      otp: z.string().optional(),
+      account: z.string().optional().openapi({ description: 'The debtor account, unless the bank fixed it.' }),
+      payment_hash: z.string().optional().openapi({ description: 'The hash of the payment the page showed.' }),
+    }),
+  },
+  responses: {
+    200: html('The page again, when no account was chosen.'),
+    303: seeOther('The redirect URI with the authorization response, or back to the login.'),
+    ...sessionErrors,
+  },
 });
 
 export const cancelRoute = createRoute({

@@ -4,9 +4,18 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { PSU_CSS } from '../../pages/assets.ts';
-import { consentPage, loginPage, otpPage, sandboxPage, type TppDisplay } from '../../pages/authorize.ts';
+import {
+  consentPage,
+  errorPage,
+  loginPage,
+  otpPage,
+  paymentPage,
+  sandboxPage,
+  type TppDisplay,
+} from '../../pages/authorize.ts';
 import { isLang, type Lang, type MessageKey, negotiateLang, t } from '../../pages/i18n.ts';
 import {
+  authorizationResponseUrl,
   checkAuthorizationRequest,
   RedirectableError,
   rawParameters,
@@ -14,6 +23,7 @@ import {
 } from '../../protocol/authorization.ts';
 import { localized } from '../../protocol/client-metadata.ts';
 import { OAuthError } from '../../protocol/errors.ts';
+import type { PaymentAuthorizationStore } from '../../protocol/payments/ports.ts';
 import type { PsuStore, PushedRequestStore } from '../../protocol/psu/ports.ts';
 import type { JourneyOutcome, PsuJourney } from '../../protocol/psu-journey.ts';
 import type { ClientStore } from '../../protocol/registration/ports.ts';
@@ -37,6 +47,8 @@ import {
   loginRoute,
   otpFormRoute,
   otpRoute,
+  paymentFormRoute,
+  paymentRoute,
   stylesheetRoute,
 } from './authorization-contracts.ts';
 
@@ -44,6 +56,7 @@ export interface AuthorizationRouteDeps {
   issuer: string;
   clients: ClientStore;
   pushedRequests: PushedRequestStore;
+  payments: Pick<PaymentAuthorizationStore, 'find'>;
   /** The sandbox page lists the personas. */
   psus: Pick<PsuStore, 'list'>;
   journey: PsuJourney;
@@ -69,6 +82,20 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
   async function answer(c: Context<AppEnv>, lang: Lang, outcome: JourneyOutcome, notice?: string) {
     switch (outcome.type) {
       case 'error':
+        if (outcome.reason === 'payment_changed') {
+          // The PSU reads why, and the link takes them back to the TPP with access_denied.
+          const { request } = outcome;
+          c.set('clientId', request.clientId);
+          c.set('errorCode', 'access_denied');
+          const back = authorizationResponseUrl(
+            deps.issuer,
+            request.redirectUri,
+            { error: 'access_denied', error_description: 'the payment was withdrawn, expired or changed' },
+            request.state,
+          );
+          const tpp = await tppDisplay(request.clientId, lang);
+          return showPage(c, errorPage(lang, 'error.payment_changed', { href: back, client: tpp.name }), 409);
+        }
         return showError(c, lang, `error.${outcome.reason}` as MessageKey, outcome.status);
       case 'respond':
         c.set('clientId', outcome.request.clientId);
@@ -122,6 +149,42 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
         });
         return showPage(c, page, problem ? 400 : 200, sources);
       }
+      case 'payment': {
+        const record = await deps.payments.find(session.request.paymentAuthorizationId ?? '');
+        if (!record) return showError(c, lang, 'error.payment_changed', 409);
+        const currency = record.payment.instructedAmount.currency;
+        const accounts =
+          journey.settings.mode === 'sandbox'
+            ? (
+                await Promise.all(
+                  (
+                    await deps.psus.list({ sandbox: true })
+                  )
+                    .filter((p) => p.status === 'active')
+                    .map(async (p) => (await accountsOf(p.psuId)).map((a) => ({ ...a, owner: p.displayName }))),
+                )
+              ).flat()
+            : await accountsOf(session.psuId ?? '');
+        const page = paymentPage(lang, {
+          ...common,
+          action: `/${lang}/authorize/payment`,
+          withCode: journey.settings.mode === 'production',
+          payment: {
+            action: record.action,
+            amount: record.payment.instructedAmount.amount,
+            currency,
+            creditorName: record.payment.creditorName,
+            creditorIban: record.payment.creditorAccount.iban,
+            remittanceInformation: record.payment.remittanceInformation,
+            requestedExecutionDate: record.payment.requestedExecutionDate,
+            debtorIban: record.payment.debtorAccount?.iban,
+            paymentHash: record.paymentHash,
+          },
+          accounts: accounts.filter((a) => a.currency === currency),
+          ...(problem ? { error: 'payment.choose_account' as const, chosen: problem.chosen[0] } : {}),
+        });
+        return showPage(c, page, problem ? 400 : 200, sources);
+      }
       case 'sandbox': {
         const personas = await Promise.all(
           (await deps.psus.list({ sandbox: true }))
@@ -150,7 +213,7 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
     let checked: Awaited<ReturnType<typeof checkAuthorizationRequest>>;
     try {
       checked = await checkAuthorizationRequest(
-        { clients: deps.clients, pushedRequests: deps.pushedRequests },
+        { clients: deps.clients, pushedRequests: deps.pushedRequests, payments: deps.payments },
         rawParameters(new URL(c.req.url).searchParams),
         deps.clock(),
       );
@@ -259,6 +322,29 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
   app.openapi(
     consentFormRoute,
     async (c) => answer(c, c.req.valid('param').lang, await journey.view(sessionSecret(c), 'consent')),
+    pageValidation,
+  );
+
+  app.openapi(
+    paymentFormRoute,
+    async (c) => answer(c, c.req.valid('param').lang, await journey.view(sessionSecret(c), 'payment')),
+    pageValidation,
+  );
+
+  app.openapi(
+    paymentRoute,
+    async (c) => {
+      const { lang } = c.req.valid('param');
+      const form = c.req.valid('form');
+      const outcome = await journey.payment(sessionSecret(c), {
+        csrf: form.csrf_token,
+        approve: form.decision === 'approve',
+        otp: form.otp ?? '',
+        account: form.account,
+        paymentHash: form.payment_hash,
+      });
+      return answer(c, lang, outcome);
+    },
     pageValidation,
   );
 

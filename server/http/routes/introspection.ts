@@ -6,7 +6,7 @@ import { authenticateResourceServer, type IntrospectionDeps, introspect } from '
 import type { ResourceServerStore } from '../../protocol/token/ports.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreJson, readForm } from '../form.ts';
-import { errorResponses, noStoreHeaders } from '../schemas.ts';
+import { AuthorizationDetails, errorResponses, noStoreHeaders } from '../schemas.ts';
 
 const IntrospectionRequest = z
   .object({
@@ -41,6 +41,7 @@ const IntrospectionResponseSchema = z
       .openapi({ description: 'RFC 8705 §3: the resource server compares it with the presented certificate.' }),
     consent_id: z.string().optional(),
     account_ids: z.array(z.string()).optional(),
+    authorization_details: AuthorizationDetails.optional(),
   })
   .openapi('IntrospectionResponse', {
     description:

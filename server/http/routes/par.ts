@@ -5,6 +5,7 @@ import type { MiddlewareHandler } from 'hono';
 import { pushAuthorizationRequest } from '../../protocol/authorization.ts';
 import { authenticateClient } from '../../protocol/client-authentication.ts';
 import { OAuthError } from '../../protocol/errors.ts';
+import type { PaymentAuthorizationStore } from '../../protocol/payments/ports.ts';
 import type { PushedRequestStore } from '../../protocol/psu/ports.ts';
 import type { ClientStore } from '../../protocol/registration/ports.ts';
 import type { AppEnv } from '../env.ts';
@@ -21,6 +22,10 @@ const PushedRequest = z
     code_challenge: z.string().openapi({ example: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM' }),
     code_challenge_method: z.string().openapi({ enum: ['S256'], example: 'S256' }),
     request_uri: z.string().openapi({ description: 'Refused: a pushed request cannot name another (RFC 9126 §2.1).' }),
+    authorization_details: z.string().openapi({
+      description:
+        'Scope pisp only (RFC 9396): `[{"type":"payment_initiation","identifier":"<authorization_id>"}]`, as the consentApproval href carries it; `actions` may be given, no other field.',
+    }),
   })
   .partial()
   .openapi('PushedAuthorizationRequest');
@@ -73,6 +78,7 @@ export function mountPar(
   deps: {
     clients: ClientStore;
     pushedRequests: PushedRequestStore;
+    payments: Pick<PaymentAuthorizationStore, 'find'>;
     authenticate: MiddlewareHandler<AppEnv>;
     expiresInSeconds: number;
   },

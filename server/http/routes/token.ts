@@ -8,7 +8,7 @@ import { type RevocationDeps, revokeToken } from '../../protocol/revocation.ts';
 import { type TokenDeps, tokenRequest } from '../../protocol/token/index.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreEmpty, noStoreJson, readForm } from '../form.ts';
-import { errorResponses, noStoreHeaders } from '../schemas.ts';
+import { AuthorizationDetails, errorResponses, noStoreHeaders } from '../schemas.ts';
 
 const TokenRequest = z
   .object({
@@ -56,6 +56,7 @@ const TokenResponseSchema = z
     refresh_token: z.string().optional().openapi({
       description: 'authorization_code for aisp and cbpii; refresh_token only when rotation is configured.',
     }),
+    authorization_details: AuthorizationDetails.optional(),
   })
   .openapi('TokenResponse', {
     example: {

@@ -6,10 +6,16 @@
 import { OAuthError } from '../errors.ts';
 import type { ClientStore } from '../registration/ports.ts';
 import { randomSecret } from '../secrets.ts';
-import { type PaymentAction, type PaymentSnapshot, parsePayment, paymentHash } from './payment.ts';
+import {
+  type PaymentAction,
+  type PaymentInitiationDetail,
+  type PaymentSnapshot,
+  parsePayment,
+  paymentHash,
+} from './payment.ts';
 import type { PaymentAuthorizationRecord, PaymentAuthorizationStatus, PaymentAuthorizationStore } from './ports.ts';
 
-export const PAYMENT_INITIATION = 'payment_initiation';
+export const PAYMENT_INITIATION = 'payment_initiation' as const;
 
 export interface BackChannelDeps {
   issuer: string;
@@ -72,6 +78,25 @@ export function view(issuer: string, record: PaymentAuthorizationRecord, now: nu
     ...(record.debtorAccount ? { debtorAccount: record.debtorAccount } : {}),
     ...(record.scaAt === null ? {} : { sca_at: new Date(record.scaAt).toISOString() }),
   };
+}
+
+/** The granted authorization_details of an authorised payment (RFC 9396 §7). */
+export function grantedDetails(record: PaymentAuthorizationRecord): PaymentInitiationDetail[] {
+  const { payment } = record;
+  return [
+    {
+      type: PAYMENT_INITIATION,
+      actions: [record.action],
+      identifier: record.authorizationId,
+      instructedAmount: payment.instructedAmount,
+      creditorName: payment.creditorName,
+      creditorAccount: payment.creditorAccount,
+      ...(record.debtorAccount ? { debtorAccount: record.debtorAccount } : {}),
+      ...(payment.remittanceInformation ? { remittanceInformation: payment.remittanceInformation } : {}),
+      ...(payment.requestedExecutionDate ? { requestedExecutionDate: payment.requestedExecutionDate } : {}),
+      payment_hash: record.paymentHash,
+    },
+  ];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

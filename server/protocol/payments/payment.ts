@@ -172,6 +172,24 @@ function isCalendarDate(value: string): boolean {
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
 }
 
+/**
+ * RFC 9396 `payment_initiation` as granted (§7): what the PSU authorised, enriched with the
+ * account they paid from (§7.1) and the dynamic-linking hash, in the token response, the access
+ * token (§9.1) and introspection (§9.2).
+ */
+export interface PaymentInitiationDetail {
+  type: 'payment_initiation';
+  actions: [PaymentAction];
+  identifier: string;
+  instructedAmount: { amount: string; currency: string };
+  creditorName: string;
+  creditorAccount: { iban: string };
+  debtorAccount?: { iban: string };
+  remittanceInformation?: string;
+  requestedExecutionDate?: string;
+  payment_hash: string;
+}
+
 /** base64url(SHA-256(JCS(snapshot))) (RFC 8785): the same payment always gives the same hash. */
 export function paymentHash(snapshot: PaymentSnapshot): string {
   const canonical = canonicalize(snapshot);

@@ -1,6 +1,7 @@
 // Storage ports of the PSU side: authorization endpoint, PAR, PSU pages (authorization.ts,
 // psu-authentication.ts, sandbox-personas.ts). Implemented in db/ for each backend.
 import type { AccountDirectory, PsuAccount } from '../bank.ts';
+import type { PaymentApproval } from '../payments/ports.ts';
 
 export interface PsuRecord {
   psuId: string;
@@ -62,9 +63,15 @@ export interface AuthorizationRequest {
   state?: string;
   codeChallenge: string;
   codeChallengeMethod: 'S256';
+  /**
+   * Scope pisp: the payment authorisation named by `authorization_details` (RFC 9396), registered
+   * by the bank's resource server. The payment's data comes from there, never from the request.
+   */
+  paymentAuthorizationId?: string;
 }
 
-export type PsuSessionStage = 'login' | 'sca' | 'consent' | 'done';
+/** A payment request goes login -> payment (TOTP on the page that shows amount and payee) -> done. */
+export type PsuSessionStage = 'login' | 'sca' | 'consent' | 'payment' | 'done';
 
 export interface PsuSession {
   /** Public, loggable id (RTS art. 29); the cookie carries a separate secret. */
@@ -100,7 +107,9 @@ export type AuthenticationEventName =
   | 'sca.failed'
   | 'psu.locked'
   | 'consent.granted'
-  | 'consent.refused';
+  | 'consent.refused'
+  /** The payment was withdrawn, expired or changed while the PSU was on its page. */
+  | 'payment.unavailable';
 
 export interface AuthenticationEvent {
   sessionId: string;
@@ -123,6 +132,8 @@ export interface PushedRequestStore {
 }
 
 export interface ConsentRecord {
+  /** Scope pisp: the payment authorisation this consent approves. */
+  authorizationId?: string;
   consentId: string;
   clientId: string;
   psuId: string;
@@ -151,7 +162,12 @@ export interface GrantedConsent {
   /** The code itself, shown once in the redirect; only its digest is stored. */
   codeSecret: string;
   sca?: { at: number };
+  /** Scope pisp: the payment authorisation moves to authorised, bound to what the PSU saw. */
+  payment?: PaymentApproval;
 }
+
+/** `session`: the session was no longer at the step; `payment`: withdrawn, expired or changed. Nothing written. */
+export type GrantOutcome = 'granted' | 'session' | 'payment';
 
 export interface ConsentStore {
   /**
@@ -160,7 +176,7 @@ export interface ConsentStore {
    * time for this client is kept. False, and nothing written, if the session was no longer at
    * `fromStage` (a replayed or concurrent form).
    */
-  grant(granted: GrantedConsent, session: { sessionDigest: string; fromStage: PsuSessionStage }): Promise<boolean>;
+  grant(granted: GrantedConsent, session: { sessionDigest: string; fromStage: PsuSessionStage }): Promise<GrantOutcome>;
   /** Consents, newest first, optionally of one PSU and/or one client. */
   list(filter: {
     psuId?: string;

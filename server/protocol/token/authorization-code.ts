@@ -3,10 +3,19 @@
 // of concurrent redemptions exactly one wins, and any later presentation revokes what it issued.
 import { base64url } from 'jose';
 import { OAuthError } from '../errors.ts';
+import { effectiveStatus, grantedDetails } from '../payments/back-channel.ts';
 import { newGrantId, newRefreshToken } from '../refresh-tokens.ts';
 import { secretDigest } from '../secrets.ts';
-import type { GrantRecord } from './ports.ts';
-import { checkConsent, checkEntitlement, type GrantHandler, required, scopeList, tokenResponse } from './types.ts';
+import type { ConsentState, GrantRecord } from './ports.ts';
+import {
+  checkConsent,
+  checkEntitlement,
+  type GrantHandler,
+  required,
+  scopeList,
+  type TokenDeps,
+  tokenResponse,
+} from './types.ts';
 
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -14,6 +23,15 @@ const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 async function s256(verifier: string): Promise<string> {
   const hash = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
   return base64url.encode(new Uint8Array(hash));
+}
+
+/** Scope pisp: the code is worth a token only while its payment is authorised and unused. */
+async function authorisedPayment(deps: TokenDeps, consent: ConsentState, now: number) {
+  if (!consent.authorizationId) return undefined;
+  const record = await deps.payments.find(consent.authorizationId);
+  const status = record ? effectiveStatus(record, now) : 'unknown';
+  if (!record || status !== 'authorised') throw invalidGrant(`the payment authorization is ${status}`);
+  return grantedDetails(record);
 }
 
 const invalidGrant = (description: string, detail?: string) => new OAuthError('invalid_grant', description, { detail });
@@ -48,9 +66,11 @@ export const authorizationCodeGrant: GrantHandler<'code' | 'redirect_uri' | 'cod
     const consent = checkConsent(found.consent, now);
     const scopes = scopeList(record.scope);
     checkEntitlement(client, tpp, scopes);
+    const authorizationDetails = await authorisedPayment(deps, consent, now);
 
     const grantId = newGrantId();
-    const refreshable = client.metadata.grant_types.includes('refresh_token');
+    // A payment is authorised once: its token is never refreshed.
+    const refreshable = client.metadata.grant_types.includes('refresh_token') && !authorizationDetails;
     const refresh = refreshable ? await newRefreshToken(grantId) : undefined;
     const grant: GrantRecord = {
       grantId,
@@ -78,6 +98,7 @@ export const authorizationCodeGrant: GrantHandler<'code' | 'redirect_uri' | 'cod
       grantId,
       consent,
       refreshToken: refresh?.token,
+      authorizationDetails,
     });
   },
 };

@@ -2,6 +2,8 @@
 // checking scopes against the certificate and the registration, issuing the token response.
 import type { AccessTokens } from '../access-tokens.ts';
 import { OAuthError } from '../errors.ts';
+import type { PaymentInitiationDetail } from '../payments/payment.ts';
+import type { PaymentAuthorizationStore } from '../payments/ports.ts';
 import type { ClientRecord, ClientStore } from '../registration/ports.ts';
 import { type GrantType, type Scope, scopesAllowedForRoles } from '../scope-policy.ts';
 import type { TppIdentity } from '../tpp-identity.ts';
@@ -14,6 +16,8 @@ export interface TokenDeps {
   accessTokens: AccessTokens;
   /** Issue a new refresh token on each refresh (off by default, FAPI 2.0). */
   refreshTokenRotation: boolean;
+  /** Scope pisp: the payment a code was approved for. */
+  payments: Pick<PaymentAuthorizationStore, 'find'>;
   now?: () => number;
 }
 
@@ -33,6 +37,8 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
   refresh_token?: string;
+  /** Scope pisp (RFC 9396 §7). */
+  authorization_details?: PaymentInitiationDetail[];
 }
 
 export interface GrantHandler<P extends string = string> {
@@ -101,6 +107,7 @@ export async function tokenResponse(
     grantId?: string;
     consent?: ConsentState;
     refreshToken?: string;
+    authorizationDetails?: PaymentInitiationDetail[];
   },
 ): Promise<TokenResponse> {
   const scope = token.scopes.join(' ');
@@ -113,6 +120,7 @@ export async function tokenResponse(
       grantId: token.grantId,
       consentId: token.consent?.consentId,
       accountIds: token.consent?.accountIds,
+      authorizationDetails: token.authorizationDetails,
     },
     context.now,
   );
@@ -122,5 +130,6 @@ export async function tokenResponse(
     expires_in: context.deps.accessTokens.ttl,
     scope,
     ...(token.refreshToken ? { refresh_token: token.refreshToken } : {}),
+    ...(token.authorizationDetails ? { authorization_details: token.authorizationDetails } : {}),
   };
 }
