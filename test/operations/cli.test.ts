@@ -250,7 +250,7 @@ describe('psd2-oauth command line', () => {
           },
           { sessionDigest: `session-${i}`, fromStage: 'consent' },
         );
-        assert.equal(granted, true);
+        assert.equal(granted, 'granted');
       }
     } finally {
       db.$client.close();
