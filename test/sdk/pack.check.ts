@@ -1,7 +1,7 @@
 // `npm run test:sdk-package`: the SDK as a TPP gets it. `npm pack` of sdk/, the tarball installed
 // in an empty folder outside the repository, then the quickstart (examples/tpp-quickstart.ts) run
 // from there against a running sandbox: as TypeScript (type-checked against the package's .d.ts,
-// run by Node 24 and by Deno) and as plain JavaScript; and on the system's Node 20 the import
+// run by Node 24 and by Deno) and as plain JavaScript (Node 24 and Node 22); and on the system's Node 20 the import
 // stops with a message that names the Node version needed. Not part of `npm test` (named
 // .check.ts): it installs packages.
 import assert from 'node:assert/strict';
@@ -118,6 +118,20 @@ test('the quickstart in plain JavaScript runs on Node 24', async () => {
 
 test('the quickstart runs on Deno 2 from the installed package', async () => {
   const res = await run(DENO, ['run', '-A', 'quickstart.ts']);
+  assert.equal(res.status, 0, res.out);
+  completed(res.out);
+});
+
+test('the quickstart in plain JavaScript runs on Node 22 (the oldest major the package allows)', async () => {
+  // node@22 from the npm registry, as the repository pins node@24: no other download.
+  const node22 = join(folder, 'node22');
+  mkdirSync(node22);
+  writeFileSync(join(node22, 'package.json'), JSON.stringify({ name: 'node22', private: true }));
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', 'node@22'], node22);
+  const binary = join(node22, 'node_modules/node/bin/node');
+  const version = await run(binary, ['--version']);
+  assert.match(version.out, /^v22\./);
+  const res = await run(binary, ['quickstart.mjs']);
   assert.equal(res.status, 0, res.out);
   completed(res.out);
 });
