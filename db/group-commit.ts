@@ -6,6 +6,7 @@
 // the writes before it, exactly as with one transaction each.
 import { setImmediate } from 'node:timers';
 import type Database from 'better-sqlite3';
+import type { StorageObserver } from '../server/protocol/operations/ports.ts';
 
 interface Job {
   write: () => unknown;
@@ -15,13 +16,14 @@ interface Job {
 
 export type Commit = <T>(write: () => T) => Promise<T>;
 
-export function createGroupCommit(client: Database.Database): Commit {
+export function createGroupCommit(client: Database.Database, observer?: StorageObserver): Commit {
   let pending: Job[] = [];
 
   const flush = () => {
     const batch = pending;
     pending = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const started = observer ? performance.now() : 0;
     try {
       client.exec('BEGIN IMMEDIATE');
       for (const job of batch) {
@@ -36,6 +38,7 @@ export function createGroupCommit(client: Database.Database): Commit {
         }
       }
       client.exec('COMMIT');
+      observer?.commit(batch.length, (performance.now() - started) / 1000);
     } catch (error) {
       // BEGIN or COMMIT failed (disk full, I/O error, a lock held too long): nothing of the batch
       // is acknowledged.

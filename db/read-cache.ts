@@ -6,6 +6,7 @@
 // and every cache is emptied before the next read. The check runs once per event-loop turn, so a
 // commit that finished before a request arrived is always seen by it.
 import { setImmediate } from 'node:timers';
+import type { StorageObserver } from '../server/protocol/operations/ports.ts';
 import type { Db } from './sqlite.ts';
 
 export interface ReadCache<V> {
@@ -16,10 +17,11 @@ export interface ReadCache<V> {
 }
 
 export interface ReadCaches {
-  create<V>(maxEntries: number): ReadCache<V>;
+  /** `name` labels the cache's hit ratio in the metrics. */
+  create<V>(maxEntries: number, name: string): ReadCache<V>;
 }
 
-export function createReadCaches(db: Db): ReadCaches {
+export function createReadCaches(db: Db, observer?: StorageObserver): ReadCaches {
   const dataVersion = db.$client.prepare('PRAGMA data_version').pluck();
   let seen = dataVersion.get();
   let checkedThisTurn = false;
@@ -38,13 +40,15 @@ export function createReadCaches(db: Db): ReadCaches {
   };
 
   return {
-    create<V>(maxEntries: number): ReadCache<V> {
+    create<V>(maxEntries: number, name: string): ReadCache<V> {
       const map = new Map<string, V>();
       all.push(map);
       return {
         get(key) {
           dropIfChangedElsewhere();
-          return map.get(key);
+          const value = map.get(key);
+          observer?.cacheLookup(name, value !== undefined);
+          return value;
         },
         set(key, value) {
           // Oldest first out: a Map iterates in insertion order.

@@ -154,7 +154,7 @@ function grantStore(db: Db, commit: Commit): GrantStore {
 const REVOKED_CACHE_SIZE = 100_000;
 
 function revokedAccessTokenStore(db: Db, caches: ReadCaches, commit: Commit): RevokedAccessTokenStore {
-  const cache = caches.create<boolean>(REVOKED_CACHE_SIZE);
+  const cache = caches.create<boolean>(REVOKED_CACHE_SIZE, 'revoked_jti');
   const findRevoked = db
     .select({ jti: revokedAccessTokens.jti })
     .from(revokedAccessTokens)
@@ -184,7 +184,7 @@ function revokedAccessTokenStore(db: Db, caches: ReadCaches, commit: Commit): Re
 function resourceServerStore(db: Db, caches: ReadCaches, commit: Commit): ResourceServerStore {
   // Every introspection authenticates its caller; resource servers change through the CLI, that is
   // from another process, which the cache notices (read-cache.ts).
-  const cache = caches.create<ResourceServerRecord | null>(1_000);
+  const cache = caches.create<ResourceServerRecord | null>(1_000, 'resource_server');
   const findEnabled = db
     .select()
     .from(resourceServers)

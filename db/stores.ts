@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../server/protocol/keys/ports.ts';
-import type { CheckResult, HealthProbe } from '../server/protocol/operations/ports.ts';
+import type { CheckResult, HealthProbe, StorageObserver } from '../server/protocol/operations/ports.ts';
 import type { PaymentAuthorizationStore } from '../server/protocol/payments/ports.ts';
 import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
 import type {
@@ -33,11 +33,11 @@ export interface Stores extends TokenStores {
   payments: PaymentAuthorizationStore;
 }
 
-export function createSqliteStores(db: Db): Stores {
-  const caches = createReadCaches(db);
-  const commit = createGroupCommit(db.$client);
+export function createSqliteStores(db: Db, observer?: StorageObserver): Stores {
+  const caches = createReadCaches(db, observer);
+  const commit = createGroupCommit(db.$client, observer);
   // Every token and introspection request reads its client (read-cache.ts).
-  const clientCache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE);
+  const clientCache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE, 'client');
   return {
     signingKeys: signingKeyStore(db, commit),
     clients: clientStore(db, clientCache, commit),

@@ -19,13 +19,14 @@ import { mountPaymentAuthorizations } from './http/routes/payment-authorizations
 import { mountRegistration } from './http/routes/registration.ts';
 import { mountToken } from './http/routes/token.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
+import type { Metrics } from './metrics.ts';
 import { createAccessTokens } from './protocol/access-tokens.ts';
 import type { AccountDirectory, PsuAuthenticator } from './protocol/bank.ts';
 import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
 import type { HealthProbe } from './protocol/operations/ports.ts';
 import type { PaymentAuthorizationStore } from './protocol/payments/ports.ts';
-import type { AuthorizationStores } from './protocol/psu/ports.ts';
+import type { AuthenticationEventLog, AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
 import type { ClientStore } from './protocol/registration/ports.ts';
@@ -40,6 +41,8 @@ import type {
 import { createTppIdentityVerifier, type TppIdentityVerifier } from './protocol/tpp-identity.ts';
 
 export interface AppDeps {
+  /** Prometheus metrics (server/metrics.ts), when the admin listener is on. */
+  metrics?: Pick<Metrics, 'http' | 'psuEvent'>;
   issuer: string;
   mode: 'sandbox' | 'production';
   logger: Logger;
@@ -83,6 +86,7 @@ export const OPENAPI_INFO = {
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook('invalid_request') });
+  if (deps.metrics) app.use('*', deps.metrics.http);
   app.use('*', requestLog(deps.logger));
   app.use('*', bodyLimits);
   app.onError(handleError);
@@ -221,7 +225,7 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     clock,
     sessions: stores.sessions,
     consents: stores.consents,
-    events: stores.events,
+    events: deps.metrics ? observedEvents(stores.events, deps.metrics) : stores.events,
     authenticator:
       settings.authenticator ??
       createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
@@ -238,4 +242,14 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     journey,
     clock,
   });
+}
+
+/** The authentication log, also counted in the metrics as each event is written. */
+function observedEvents(events: AuthenticationEventLog, metrics: Pick<Metrics, 'psuEvent'>): AuthenticationEventLog {
+  return {
+    async record(event) {
+      await events.record(event);
+      metrics.psuEvent(event);
+    },
+  };
 }

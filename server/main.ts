@@ -9,6 +9,7 @@ import { createAdminApp, startAdminListener } from './admin.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { createReadiness } from './http/routes/health.ts';
+import { createMetrics } from './metrics.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
@@ -72,9 +73,12 @@ async function start(
     ? readSettingFile('INTERMEDIATE_CERTS', config.intermediateCerts)
     : undefined;
 
+  // Collected only for the admin listener: without it, nothing is measured.
+  const metrics = config.adminPort === undefined ? undefined : createMetrics();
   // In production a corrupt file is refused before anything is served (PRAGMA quick_check).
   const database = openDatabase(config.databasePath, databaseSetting(config), {
     integrityCheck: config.mode === 'production',
+    observer: metrics?.storage,
   });
   opened.push(() => database.close());
   const stores = database.stores;
@@ -83,6 +87,7 @@ async function start(
     config.signingThreads > 0 ? await startSigningThreads(loadedKeys.active, config.signingThreads, logger) : undefined;
   if (signing) opened.push(() => signing.close());
   const keys = signing ? { ...loadedKeys, active: signing.key } : loadedKeys;
+  if (signing) metrics?.watchSigningQueue(() => signing.pending());
   if (config.mode === 'sandbox') await seedSandboxPersonas(stores.authorization.psus);
 
   let listener: ReturnType<typeof getRequestListener> | undefined;
@@ -125,6 +130,7 @@ async function start(
   const port = (server.address() as AddressInfo).port;
   const issuer = config.issuer ?? `https://localhost:${port}`;
   const app = createApp({
+    metrics,
     issuer,
     mode: config.mode,
     logger,
@@ -153,7 +159,7 @@ async function start(
     config.adminPort === undefined
       ? undefined
       : await startAdminListener(
-          createAdminApp({ readiness: createReadiness(stores.health, keys) }),
+          createAdminApp({ readiness: createReadiness(stores.health, keys), metrics: metrics?.exposition }),
           { port: config.adminPort, host: config.adminHost },
           logger,
         );

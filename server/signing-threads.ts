@@ -23,6 +23,8 @@ interface SigningThread {
 export interface SigningThreads {
   /** The active key, signing on the threads. */
   key: ActiveSigningKey;
+  /** Signatures asked for and not yet returned (queued for the next batch or on a thread). */
+  pending(): number;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,11 @@ export async function startSigningThreads(
           if (queue.inputs.length === 1) setImmediate(flush);
         });
       },
+    },
+    pending() {
+      let count = queue.inputs.length;
+      for (const thread of threads) for (const batch of thread.waiting) count += batch.inputs.length;
+      return count;
     },
     async close() {
       closing = true;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { openSqlite } from '../db/sqlite.ts';
 import { createSqliteStores, type Stores } from '../db/stores.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
+import type { StorageObserver } from './protocol/operations/ports.ts';
 
 /** The variable that chose the database file, for messages. */
 export function databaseSetting(env: Record<string, string | undefined>): string {
@@ -61,7 +62,7 @@ export interface OpenedDatabase {
 export function openDatabase(
   path: string,
   setting: string,
-  options: { integrityCheck?: boolean } = {},
+  options: { integrityCheck?: boolean; observer?: StorageObserver } = {},
 ): OpenedDatabase {
   let db: ReturnType<typeof openSqlite> | undefined;
   try {
@@ -73,7 +74,7 @@ export function openDatabase(
       }
     }
     const client = db.$client;
-    return { stores: createSqliteStores(db), client, close: () => client.close() };
+    return { stores: createSqliteStores(db, options.observer), client, close: () => client.close() };
   } catch (err) {
     db?.$client.close();
     throw databaseProblem(err, path, setting) ?? err;

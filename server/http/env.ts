@@ -15,6 +15,8 @@ export type AppEnv = {
     /** The form body's parameters, parsed once (form.ts). */
     form?: Record<string, string>;
     errorCode?: OAuthErrorCode;
+    /** The error_description sent to the client (logged with every 4xx). */
+    errorDescription?: string;
     errorDetail?: string;
   };
 };

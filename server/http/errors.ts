@@ -36,6 +36,7 @@ export function errorHeaders(error: OAuthError): Record<string, string> {
 
 export function errorResponse(c: Context<AppEnv>, error: OAuthError): Response {
   c.set('errorCode', error.code);
+  c.set('errorDescription', error.description);
   if (error.detail) c.set('errorDetail', error.detail);
   return c.json(errorBody(error), error.status as ContentfulStatusCode, errorHeaders(error));
 }

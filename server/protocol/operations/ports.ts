@@ -34,3 +34,11 @@ export interface PurgeStore {
    */
   purge(now: number, retentionMs: number): Promise<PurgeCounts>;
 }
+
+/** What the storage reports for metrics (server/metrics.ts); every call must be cheap and synchronous. */
+export interface StorageObserver {
+  /** A group commit: how many writes it carried and how long BEGIN to COMMIT took, fsync included. */
+  commit(batchSize: number, seconds: number): void;
+  /** A read-cache lookup on the hot path (`client`, `revoked_jti`, `resource_server`). */
+  cacheLookup(cache: string, hit: boolean): void;
+}
