@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { unknownCiphers } from './https-listener.ts';
 import { SIGNING_ALGS } from './protocol/signing-keys.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -50,6 +51,28 @@ export const settings = z.object({
     'PEM file of the server certificate (with its chain). In sandbox mode, when absent, a localhost certificate is generated into `DATA_DIR` on first start.',
   ),
   TLS_KEY: optionalPath.describe('PEM file of the server private key. Required with `TLS_CERT`.'),
+  TLS_CIPHERS: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe(
+      'TLS 1.2 cipher suites of every HTTPS listener, OpenSSL names separated by `:`. Default: the FAPI list, `ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384`. TLS 1.3 suites are not affected. Deno ignores this setting (see Security).',
+    ),
+  HSTS_MAX_AGE: z.coerce
+    .number()
+    .int()
+    .min(31_536_000)
+    .default(31_536_000)
+    .describe(
+      '`max-age` of the `Strict-Transport-Security` header on every HTTPS response, in seconds (at least a year).',
+    ),
+  HSTS_INCLUDE_SUBDOMAINS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .describe(
+      '`includeSubDomains` in `Strict-Transport-Security`. Set `false` only if a subdomain of the issuer host must still be reached over plain HTTP.',
+    ),
   TRUST_ANCHORS: optionalPath.describe(
     'PEM bundle of the CA certificates whose client certificates (QWACs) are accepted. Sandbox mode also trusts its own sandbox CA, generated into `DATA_DIR` on first start.',
   ),
@@ -184,6 +207,11 @@ export interface Config {
   databasePath: string;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** OpenSSL TLS 1.2 suite list; undefined: the FAPI list. */
+  tlsCiphers: string | undefined;
+  /** Seconds. */
+  hstsMaxAge: number;
+  hstsIncludeSubDomains: boolean;
   trustAnchors: string | undefined;
   intermediateCerts: string | undefined;
   trustedProxies: string | undefined;
@@ -263,6 +291,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     databasePath: databasePath(s.DATABASE_URL, dataDir, cwd),
     tlsCert: s.TLS_CERT && resolve(cwd, s.TLS_CERT),
     tlsKey: s.TLS_KEY && resolve(cwd, s.TLS_KEY),
+    tlsCiphers: s.TLS_CIPHERS,
+    hstsMaxAge: s.HSTS_MAX_AGE,
+    hstsIncludeSubDomains: s.HSTS_INCLUDE_SUBDOMAINS === 'true',
     trustAnchors: s.TRUST_ANCHORS && resolve(cwd, s.TRUST_ANCHORS),
     intermediateCerts: s.INTERMEDIATE_CERTS && resolve(cwd, s.INTERMEDIATE_CERTS),
     trustedProxies: s.TRUSTED_PROXIES || undefined,
@@ -299,6 +330,8 @@ function databasePath(url: string | undefined, dataDir: string, cwd: string): st
 /** Production refuses every sandbox convenience, and says at once everything that is missing. */
 function checkConsistency(config: Config): void {
   const problems: string[] = [];
+  const unknown = config.tlsCiphers ? unknownCiphers(config.tlsCiphers) : [];
+  if (unknown.length > 0) problems.push(`TLS_CIPHERS: unknown cipher suites ${unknown.join(', ')}`);
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     problems.push('TLS_CERT and TLS_KEY go together: set both or neither');
   }

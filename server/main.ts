@@ -1,6 +1,6 @@
 // The runtime edge: reads files, opens the store, starts the HTTPS listener. The same code runs on
 // Node and on Deno, through node:https (Deno.serve cannot request client certificates).
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -9,6 +9,7 @@ import { createAdminApp, startAdminListener } from './admin.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { createReadiness } from './http/routes/health.ts';
+import { createHttpsListener } from './https-listener.ts';
 import { createMetrics } from './metrics.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
 import { schedulePurge } from './protocol/purge.ts';
@@ -67,6 +68,12 @@ async function start(
   opened: (() => unknown)[],
   flushLog: () => void,
 ): Promise<RunningServer> {
+  if ('Deno' in globalThis) {
+    // Deno's node:tls is rustls behind a fixed suite list: TLS_CIPHERS has no effect there.
+    logger.warn(
+      'Deno ignores TLS_CIPHERS: TLS 1.2 also offers ECDHE ChaCha20-Poly1305, which FAPI does not allow; run on Node or terminate TLS in front for the FAPI list',
+    );
+  }
   const tls = await loadTls(config);
   const trustAnchorsPem = await loadTrustAnchors(config);
   const intermediatesPem = config.intermediateCerts
@@ -96,8 +103,14 @@ async function start(
   // and busy ones as soon as their response is sent. Node's closeIdleConnections() does this, but
   // Deno's node:https does not implement it, and a client's pool would hold close() open.
   const inFlight = new Map<Socket, number>();
-  const server: Server = createServer(
-    { cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+  const server: Server = createHttpsListener(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      requestCert: true,
+      tls12Ciphers: config.tlsCiphers,
+      hsts: { maxAge: config.hstsMaxAge, includeSubDomains: config.hstsIncludeSubDomains },
+    },
     (req, res) => {
       const socket = req.socket;
       inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);

@@ -9,26 +9,18 @@ import { authorizationResponseUrl } from '../protocol/authorization.ts';
 import type { AuthorizationRequest } from '../protocol/psu/ports.ts';
 import type { AuthorizationResponse } from '../protocol/psu-journey.ts';
 import type { AppEnv } from './env.ts';
+import { type PagePolicy, pageContentSecurityPolicy } from './security-headers.ts';
 
 const COOKIE = 'psu_session';
 
 export type PageStatus = 200 | 400 | 403 | 409 | 410 | 500;
 
-export interface PageSources {
-  /** Origins a form may post to, or be redirected to after a post. */
-  formTargets?: string[];
-  /** Image URLs besides our own (the TPP's logo). */
-  images?: string[];
-}
+/** URLs the page's CSP allows beside 'self'; security-headers.ts re-parses each (origin, path). */
+export type PageSources = PagePolicy;
 
 /** Headers of every page and redirect: no caching, no framing, only this origin, no referrer. */
 export function secureHeaders(c: Context<AppEnv>, extra: PageSources = {}): void {
-  const formAction = ["'self'", ...(extra.formTargets ?? [])].join(' ');
-  const images = ["'self'", ...(extra.images ?? [])].join(' ');
-  c.header(
-    'Content-Security-Policy',
-    `default-src 'self'; img-src ${images}; frame-ancestors 'none'; form-action ${formAction}; base-uri 'none'`,
-  );
+  c.header('Content-Security-Policy', pageContentSecurityPolicy(extra));
   c.header('Cache-Control', 'no-store');
   c.header('Pragma', 'no-cache');
   c.header('X-Content-Type-Options', 'nosniff');
@@ -76,5 +68,5 @@ export function setSessionSecret(c: Context<AppEnv>, secret: string): void {
 /** The page sources a PSU page of `redirectUri`'s client needs. */
 export function pageSources(redirectUri: string, logoUri: string | undefined): PageSources {
   // Chromium applies form-action to the redirect that follows a form POST: the client's origin is allowed.
-  return { formTargets: [new URL(redirectUri).origin], images: logoUri ? [logoUri] : [] };
+  return { formTargets: [redirectUri], images: logoUri ? [logoUri] : [] };
 }

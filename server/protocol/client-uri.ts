@@ -55,3 +55,12 @@ export function parseClientUri(value: unknown, rules: UriRules = {}): ParsedUri 
   }
   return fail('must use https');
 }
+
+/**
+ * A registered URI as it may be shown or linked on a page: parsed again by the same rules (a value
+ * stored before those rules existed is dropped, not shown), re-serialised. Undefined otherwise.
+ */
+export function displayableUri(value: unknown, rules: UriRules = {}): string | undefined {
+  const parsed = parseClientUri(value, rules);
+  return parsed.ok ? parsed.url.href : undefined;
+}

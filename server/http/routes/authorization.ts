@@ -22,6 +22,7 @@ import {
   UntrustedRequestError,
 } from '../../protocol/authorization.ts';
 import { localized } from '../../protocol/client-metadata.ts';
+import { displayableUri } from '../../protocol/client-uri.ts';
 import { OAuthError } from '../../protocol/errors.ts';
 import type { PaymentAuthorizationStore } from '../../protocol/payments/ports.ts';
 import type { PsuStore, PushedRequestStore } from '../../protocol/psu/ports.ts';
@@ -74,7 +75,8 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
   async function tppDisplay(clientId: string, lang: Lang): Promise<TppDisplay> {
     const client = await deps.clients.find(clientId);
     const name = (client && localized(client.metadata, 'client_name', lang)) ?? clientId;
-    const logoUri = client && localized(client.metadata, 'logo_uri', lang);
+    // Shown (and allowed by the CSP) only as the URL it parses to, under the registration rules.
+    const logoUri = displayableUri(client && localized(client.metadata, 'logo_uri', lang), { policySafe: true });
     return { name, ...(logoUri ? { logoUri } : {}) };
   }
 
