@@ -31,20 +31,22 @@ export function bodyLimitFor(path: string): number {
   return BODY_LIMITS.other;
 }
 
+function tooLarge(c: Context<AppEnv>, maxSize: number): Response {
+  // The rest of the body is never read: the connection closes after this answer.
+  c.header('Connection', 'close');
+  return errorResponse(
+    c,
+    new OAuthError('invalid_request', `the request body exceeds ${maxSize} bytes`, { status: 413 }),
+  );
+}
+
 const limiters = new Map<number, MiddlewareHandler<AppEnv>>();
-function limiter(maxSize: number): MiddlewareHandler<AppEnv> {
+function streamLimiter(maxSize: number): MiddlewareHandler<AppEnv> {
   let found = limiters.get(maxSize);
   if (!found) {
     found = bodyLimit({
       maxSize,
-      onError: (c) => {
-        // The rest of the body is never read: the connection closes after this answer.
-        c.header('Connection', 'close');
-        return errorResponse(
-          c,
-          new OAuthError('invalid_request', `the request body exceeds ${maxSize} bytes`, { status: 413 }),
-        );
-      },
+      onError: (c) => tooLarge(c as Context<AppEnv>, maxSize),
     }) as MiddlewareHandler<AppEnv>;
     limiters.set(maxSize, found);
   }
@@ -53,12 +55,19 @@ function limiter(maxSize: number): MiddlewareHandler<AppEnv> {
 
 /**
  * The body cap of every request, by path, before authentication or parsing: a declared
- * Content-Length over the cap is refused without reading a byte, a chunked body as soon as the
- * bytes read pass it.
+ * Content-Length over the cap is refused without reading a byte (Node's parser never delivers more
+ * than the declared length), a chunked body by hono/body-limit as soon as the bytes read pass it.
+ * The Content-Length case is decided on the header alone, so the body stays with the adapter's
+ * fast path (touching the web Request's body would materialise it as a stream).
  */
 export const bodyLimits: MiddlewareHandler<AppEnv> = (c, next) => {
   if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-  return limiter(bodyLimitFor(c.req.path))(c, next);
+  const maxSize = bodyLimitFor(c.req.path);
+  const length = c.req.header('content-length');
+  if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+    return Number(length) > maxSize ? Promise.resolve(tooLarge(c, maxSize)) : next();
+  }
+  return streamLimiter(maxSize)(c, next);
 };
 
 export interface MediaType {

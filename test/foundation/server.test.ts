@@ -66,7 +66,8 @@ describe('foundation: the server over TLS', () => {
 
     const docs = await s.get('/docs');
     assert.equal(docs.status, 200);
-    assert.match(docs.text, /\/openapi\.json/);
+    assert.match(docs.text, /\/docs\/assets\/init\.js/);
+    assert.match((await s.get('/docs/assets/init.js')).text, /\/openapi\.json/);
     assert.doesNotMatch(docs.text, /https?:\/\/(cdn|unpkg)/, 'docs assets come from this server');
     const asset = await s.get('/docs/assets/swagger-ui-dist/swagger-ui-bundle.js');
     assert.equal(asset.status, 200);
