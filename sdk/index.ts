@@ -70,6 +70,11 @@ export class OAuthError extends Error {
 export interface TppClientOptions extends TlsCredentials {
   /** The server's issuer, e.g. https://localhost:8443. */
   baseUrl: string;
+  /**
+   * Where the PSU pages are, when the bank serves them on their own listener (the metadata's
+   * `authorization_endpoint` without `/authorize`). Default: `baseUrl`.
+   */
+  psuBaseUrl?: string;
 }
 
 export interface AuthorizationRequest {
@@ -143,6 +148,7 @@ export interface TppClient {
 
 export function createTppClient(options: TppClientOptions): TppClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const psuBaseUrl = (options.psuBaseUrl ?? baseUrl).replace(/\/+$/, '');
   const transport = createMtlsFetch(options);
   const api = createClient<paths>({ baseUrl, fetch: async (request) => (await transport).fetch(request) });
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -189,7 +195,7 @@ export function createTppClient(options: TppClientOptions): TppClient {
     },
     async authorizationUrl(request) {
       const { params, state, codeVerifier, lang } = await prepare(request);
-      return { url: `${baseUrl}/${lang}/authorize?${new URLSearchParams(params)}`, state, codeVerifier };
+      return { url: `${psuBaseUrl}/${lang}/authorize?${new URLSearchParams(params)}`, state, codeVerifier };
     },
     async pushAuthorizationRequest(request) {
       const { params, state, codeVerifier, lang } = await prepare(request);
@@ -197,7 +203,7 @@ export function createTppClient(options: TppClientOptions): TppClient {
         .POST('/par', { body: params as never, bodySerializer: formBody, headers: FORM })
         .then(unwrap)) as { request_uri: string; expires_in: number };
       const query = new URLSearchParams({ client_id: request.clientId, request_uri: pushed.request_uri });
-      return { url: `${baseUrl}/${lang}/authorize?${query}`, state, codeVerifier, expiresIn: pushed.expires_in };
+      return { url: `${psuBaseUrl}/${lang}/authorize?${query}`, state, codeVerifier, expiresIn: pushed.expires_in };
     },
     exchangeCode: (p) =>
       token({

@@ -783,6 +783,10 @@ export interface components {
             authorization_response_iss_parameter_supported: boolean;
             ui_locales_supported: string[];
             authorization_details_types_supported: string[];
+            /** @description RFC 8705 §5: when the PSU pages have their own listener, the endpoints that take the client certificate, on the mTLS listener. */
+            mtls_endpoint_aliases?: {
+                [key: string]: string;
+            };
         } & {
             [key: string]: unknown;
         };

@@ -18,6 +18,7 @@ import { mountPar } from './http/routes/par.ts';
 import { mountPaymentAuthorizations } from './http/routes/payment-authorizations.ts';
 import { mountRegistration } from './http/routes/registration.ts';
 import { mountToken } from './http/routes/token.ts';
+import { listenerGate } from './http/surfaces.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
 import type { Metrics } from './metrics.ts';
 import { createAccessTokens } from './protocol/access-tokens.ts';
@@ -44,6 +45,12 @@ export interface AppDeps {
   /** Prometheus metrics (server/metrics.ts), when the admin listener is on. */
   metrics?: Pick<Metrics, 'http' | 'psuEvent'>;
   issuer: string;
+  /**
+   * The public base URL of the PSU listener, when the PSU pages have their own (two listeners): the
+   * metadata then names it in `authorization_endpoint` and lists the mTLS endpoints in
+   * `mtls_endpoint_aliases` (RFC 8705 §5). Default: the issuer (one listener).
+   */
+  psuBaseUrl?: string;
   mode: 'sandbox' | 'production';
   logger: Logger;
   keys: SigningKeySet;
@@ -90,6 +97,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('*', requestLog(deps.logger));
   app.use('*', bodyLimits);
   app.onError(handleError);
+  app.use('*', listenerGate());
   app.notFound((c) => errorResponse(c, new OAuthError('not_found', `No endpoint at ${c.req.method} ${c.req.path}.`)));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'mutualTLS', {
@@ -150,7 +158,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ttlSeconds: deps.authorization?.paymentAuthorizationTtlSeconds ?? 900,
     clock: deps.clock ?? Date.now,
   });
-  mountDiscovery(app, { issuer: deps.issuer, endpoints, grantTypes: GRANT_TYPES_SUPPORTED, keys: deps.keys });
+  mountDiscovery(app, {
+    issuer: deps.issuer,
+    psuBaseUrl: deps.psuBaseUrl,
+    endpoints,
+    grantTypes: GRANT_TYPES_SUPPORTED,
+    keys: deps.keys,
+  });
   mountHealth(app, createReadiness(deps.stores.health, deps.keys));
   mountDocs(app);
 

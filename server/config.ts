@@ -25,6 +25,22 @@ export const settings = z.object({
     .describe(
       'Address the admin listener binds to. Keep it local (or on a management network): it has no authentication.',
     ),
+  PSU_PORT: port
+    .optional()
+    .describe(
+      'TCP port of the PSU listener: the PSU pages (`/authorize`, `/{lang}/authorize`, `/{lang}/permissions`, `/assets/`) on a listener that never asks for a client certificate, the TPP endpoints staying on `PORT` (mTLS). Unset: one listener on `PORT` serves both (sandbox only; required in production). 0 picks a free port.',
+    ),
+  PSU_HOST: z.string().trim().min(1).optional().describe('Address the PSU listener binds to. Default `HOST`.'),
+  PSU_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      'Public base URL of the PSU listener, named in the metadata’s `authorization_endpoint`. Default `https://localhost:$PSU_PORT`; required in production.',
+    ),
+  PSU_TLS_CERT: optionalPath.describe(
+    'PEM file of the PSU listener’s certificate (with its chain), when the pages have their own host name. Default `TLS_CERT`.',
+  ),
+  PSU_TLS_KEY: optionalPath.describe('PEM file of the PSU listener’s private key. Required with `PSU_TLS_CERT`.'),
   ISSUER: z
     .url({ protocol: /^https?$/ })
     .optional()
@@ -200,6 +216,16 @@ export interface Config {
   /** Absent: no admin listener, no metrics. */
   adminPort: number | undefined;
   adminHost: string;
+  /** Absent: one listener on `port` serves the PSU pages too. */
+  psu:
+    | {
+        port: number;
+        host: string;
+        baseUrl: string | undefined;
+        tlsCert: string | undefined;
+        tlsKey: string | undefined;
+      }
+    | undefined;
   /** Absent ISSUER: derived from the bound port once the listener is up. */
   issuer: string | undefined;
   mode: 'sandbox' | 'production';
@@ -285,6 +311,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     host: s.HOST,
     adminPort: s.ADMIN_PORT,
     adminHost: s.ADMIN_HOST,
+    psu:
+      s.PSU_PORT === undefined
+        ? undefined
+        : {
+            port: s.PSU_PORT,
+            host: s.PSU_HOST ?? s.HOST,
+            baseUrl: s.PSU_BASE_URL?.replace(/\/+$/, ''),
+            tlsCert: s.PSU_TLS_CERT && resolve(cwd, s.PSU_TLS_CERT),
+            tlsKey: s.PSU_TLS_KEY && resolve(cwd, s.PSU_TLS_KEY),
+          },
     issuer: s.ISSUER?.replace(/\/+$/, ''),
     mode: s.MODE,
     dataDir,
@@ -312,7 +348,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     parExpiresIn: s.PAR_EXPIRES_IN,
     paymentAuthorizationTtl: s.PAYMENT_AUTHORIZATION_TTL,
   };
-  checkConsistency(config);
+  checkConsistency(config, raw);
   return config;
 }
 
@@ -328,14 +364,26 @@ function databasePath(url: string | undefined, dataDir: string, cwd: string): st
 }
 
 /** Production refuses every sandbox convenience, and says at once everything that is missing. */
-function checkConsistency(config: Config): void {
+function checkConsistency(config: Config, env: Record<string, string>): void {
   const problems: string[] = [];
   const unknown = config.tlsCiphers ? unknownCiphers(config.tlsCiphers) : [];
   if (unknown.length > 0) problems.push(`TLS_CIPHERS: unknown cipher suites ${unknown.join(', ')}`);
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     problems.push('TLS_CERT and TLS_KEY go together: set both or neither');
   }
+  const psuOnly = ['PSU_HOST', 'PSU_BASE_URL', 'PSU_TLS_CERT', 'PSU_TLS_KEY'] as const;
+  if (!config.psu) {
+    const stray = psuOnly.filter((name) => env[name]);
+    if (stray.length > 0) problems.push(`${stray.join(', ')} need PSU_PORT (the PSU listener)`);
+  } else if (Boolean(config.psu.tlsCert) !== Boolean(config.psu.tlsKey)) {
+    problems.push('PSU_TLS_CERT and PSU_TLS_KEY go together: set both or neither');
+  }
   if (config.mode === 'production') {
+    // In production the PSU's browser must never be asked for a certificate: two listeners.
+    if (!config.psu) problems.push('PSU_PORT is required in production mode (the PSU pages get their own listener)');
+    else if (!config.psu.baseUrl) problems.push('PSU_BASE_URL is required in production mode, as an https URL');
+    else if (!config.psu.baseUrl.startsWith('https://'))
+      problems.push('PSU_BASE_URL must be an https URL in production mode');
     if (!config.tlsCert) problems.push('TLS_CERT is required in production mode (no certificate is generated)');
     if (!config.tlsKey) problems.push('TLS_KEY is required in production mode');
     if (!config.trustAnchors) {

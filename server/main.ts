@@ -1,7 +1,7 @@
-// The runtime edge: reads files, opens the store, starts the HTTPS listener. The same code runs on
-// Node and on Deno, through node:https (Deno.serve cannot request client certificates).
+// The runtime edge: reads files, opens the store, starts the HTTPS listeners (server/listeners.ts).
+// The same code runs on Node and on Deno, through node:https (Deno.serve cannot request client
+// certificates).
 import type { Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
@@ -9,7 +9,7 @@ import { createAdminApp, startAdminListener } from './admin.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { createReadiness } from './http/routes/health.ts';
-import { createHttpsListener } from './https-listener.ts';
+import { type Listener, type ListenerRole, startListener } from './listeners.ts';
 import { createMetrics } from './metrics.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
 import { schedulePurge } from './protocol/purge.ts';
@@ -19,12 +19,17 @@ import { startSigningThreads } from './signing-threads.ts';
 import { checkTlsPair, listenProblem, openDatabase, readSettingFile } from './startup.ts';
 
 export interface RunningServer {
+  /** The TPP (mTLS) listener, as reached on this machine. */
   url: string;
   port: number;
+  /** The PSU listener, as reached on this machine; `url` when one listener serves both. */
+  psuUrl: string;
   issuer: string;
-  logger: Logger;
+  /** The HTTPS servers, for tests that watch handshakes. */
+  listeners: { role: ListenerRole; server: Server; port: number }[];
   /** The admin listener (metrics, health), when ADMIN_PORT is set. */
   admin?: { url: string; port: number };
+  logger: Logger;
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -97,54 +102,49 @@ async function start(
   if (signing) metrics?.watchSigningQueue(() => signing.pending());
   if (config.mode === 'sandbox') await seedSandboxPersonas(stores.authorization.psus);
 
-  let listener: ReturnType<typeof getRequestListener> | undefined;
-  let closing: Promise<void> | undefined;
-  // In-flight requests per connection, so that shutdown closes idle keep-alive connections at once
-  // and busy ones as soon as their response is sent. Node's closeIdleConnections() does this, but
-  // Deno's node:https does not implement it, and a client's pool would hold close() open.
-  const inFlight = new Map<Socket, number>();
-  const server: Server = createHttpsListener(
-    {
-      cert: tls.cert,
-      key: tls.key,
-      requestCert: true,
-      tls12Ciphers: config.tlsCiphers,
-      hsts: { maxAge: config.hstsMaxAge, includeSubDomains: config.hstsIncludeSubDomains },
-    },
-    (req, res) => {
-      const socket = req.socket;
-      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
-      res.once('close', () => {
-        const left = (inFlight.get(socket) ?? 1) - 1;
-        inFlight.set(socket, left);
-        if (closing && left === 0) socket.destroy();
-      });
-      if (closing) res.setHeader('Connection', 'close');
-      if (listener) return void listener(req, res);
-      res.writeHead(503).end();
-    },
-  );
-  server.on('secureConnection', (socket: Socket) => {
-    inFlight.set(socket, 0);
-    socket.once('close', () => inFlight.delete(socket));
+  // Two listeners when PSU_PORT is set: the TPP API with a certificate request, the PSU pages
+  // without one. Otherwise one listener serves both (the sandbox's default).
+  const listeners: Listener[] = [];
+  const transport = {
+    tls12Ciphers: config.tlsCiphers,
+    hsts: { maxAge: config.hstsMaxAge, includeSubDomains: config.hstsIncludeSubDomains },
+  };
+  const tppListener = await startListener({
+    role: config.psu ? 'tpp' : 'all',
+    host: config.host,
+    port: config.port,
+    tls: { ...tls, requestCert: true, ...transport },
+    listenError: (err) =>
+      listenProblem(err, { setting: 'PORT', value: config.port }, { setting: 'HOST', value: config.host }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) =>
-      reject(
-        listenProblem(err, { setting: 'PORT', value: config.port }, { setting: 'HOST', value: config.host }) ?? err,
-      ),
-    );
-    server.listen(config.port, config.host, () => {
-      server.removeAllListeners('error');
-      resolve();
+  listeners.push(tppListener);
+  opened.push(() => tppListener.close());
+  let psuListener = tppListener;
+  if (config.psu) {
+    const psu = config.psu;
+    psuListener = await startListener({
+      role: 'psu',
+      host: psu.host,
+      port: psu.port,
+      tls: { ...(loadPsuTls(psu) ?? tls), requestCert: false, ...transport },
+      listenError: (err) =>
+        listenProblem(
+          err,
+          { setting: 'PSU_PORT', value: psu.port },
+          { setting: config.psu?.host === config.host ? 'HOST' : 'PSU_HOST', value: psu.host },
+        ),
     });
-  });
-  opened.push(() => new Promise((resolve) => server.close(resolve)));
-  const port = (server.address() as AddressInfo).port;
+    listeners.push(psuListener);
+    const started = psuListener;
+    opened.push(() => started.close());
+  }
+  const port = tppListener.port;
   const issuer = config.issuer ?? `https://localhost:${port}`;
+  const psuBaseUrl = config.psu ? (config.psu.baseUrl ?? `https://localhost:${psuListener.port}`) : issuer;
   const app = createApp({
     metrics,
     issuer,
+    psuBaseUrl,
     mode: config.mode,
     logger,
     keys,
@@ -167,7 +167,17 @@ async function start(
       ...options.psu,
     },
   });
-  listener = getRequestListener(app.fetch);
+  for (const l of listeners) {
+    const role = l.role;
+    l.serve(getRequestListener((request, env) => app.fetch(request, { ...env, listener: role })));
+  }
+  const purge = schedulePurge({
+    store: stores.purge,
+    intervalMs: config.purgeInterval * 1000,
+    retentionMs: config.purgeRetention * 1000,
+    onResult: (counts) => logger.info({ purged: counts }, 'purge'),
+    onError: (err) => logger.error({ err }, 'purge failed'),
+  });
   const admin =
     config.adminPort === undefined
       ? undefined
@@ -176,34 +186,35 @@ async function start(
           { port: config.adminPort, host: config.adminHost },
           logger,
         );
-  const purge = schedulePurge({
-    store: stores.purge,
-    intervalMs: config.purgeInterval * 1000,
-    retentionMs: config.purgeRetention * 1000,
-    onResult: (counts) => logger.info({ purged: counts }, 'purge'),
-    onError: (err) => logger.error({ err }, 'purge failed'),
-  });
-  logger.info({ issuer, mode: config.mode, port, host: config.host, database: config.databasePath }, 'listening');
+  logger.info(
+    {
+      issuer,
+      mode: config.mode,
+      listeners: listeners.map((l) => ({ role: l.role, host: l.host, port: l.port })),
+      database: config.databasePath,
+    },
+    'listening',
+  );
 
+  let closing: Promise<void> | undefined;
   return {
     url: `https://localhost:${port}`,
     port,
-    ...(admin ? { admin: { url: admin.url, port: admin.port } } : {}),
+    psuUrl: `https://localhost:${psuListener.port}`,
     issuer,
+    listeners: listeners.map((l) => ({ role: l.role, server: l.server, port: l.port })),
+    ...(admin ? { admin: { url: admin.url, port: admin.port } } : {}),
     logger,
     close() {
-      closing ??= new Promise<void>((resolve) => {
+      closing ??= (async () => {
         purge.stop();
         void admin?.close();
-        server.close(() => {
-          void signing?.close();
-          database.close();
-          logger.info('stopped');
-          flushLog();
-          resolve();
-        });
-        for (const [socket, requests] of inFlight) if (requests === 0) socket.destroy();
-      });
+        await Promise.all(listeners.map((l) => l.close()));
+        void signing?.close();
+        database.close();
+        logger.info('stopped');
+        flushLog();
+      })();
       return closing;
     },
   };
@@ -218,6 +229,14 @@ async function loadTls(config: Config): Promise<{ cert: string; key: string }> {
   // Only reachable in sandbox mode: production without TLS_CERT is refused by the config.
   const ca = await ensureSandboxCa(config.dataDir);
   return ensureSandboxTls(config.dataDir, ca);
+}
+
+/** The PSU listener's own certificate, when it has one (PSU_TLS_CERT); otherwise it shares TLS_CERT. */
+function loadPsuTls(psu: NonNullable<Config['psu']>): { cert: string; key: string } | undefined {
+  if (!psu.tlsCert || !psu.tlsKey) return undefined;
+  const pair = { cert: readSettingFile('PSU_TLS_CERT', psu.tlsCert), key: readSettingFile('PSU_TLS_KEY', psu.tlsKey) };
+  checkTlsPair(pair.cert, pair.key, { cert: 'PSU_TLS_CERT', key: 'PSU_TLS_KEY' });
+  return pair;
 }
 
 /** The setting that chose the database file, for start-up messages. */

@@ -1,11 +1,13 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
+import type { ListenerRole } from '../listeners.ts';
 import type { OAuthErrorCode } from '../protocol/errors.ts';
 import type { TppIdentity } from '../protocol/tpp-identity.ts';
 
 /** What the HTTP layer shares between middleware and handlers for one request. */
 export type AppEnv = {
-  Bindings: HttpBindings;
+  /** `listener`: the role of the listener the request came in on (server/main.ts); absent when called directly. */
+  Bindings: HttpBindings & { listener?: ListenerRole };
   Variables: {
     logger: Logger;
     /** The OAuth client the request acted for, once known: logged, never a secret. */

@@ -13,14 +13,39 @@ export interface EndpointPaths {
   service_documentation: string;
 }
 
-export function authorizationServerMetadata(issuer: string, paths: EndpointPaths, grantTypes: readonly string[]) {
+/** Endpoints a TPP calls with its certificate: on the mTLS listener only. */
+const MTLS_ENDPOINTS = [
+  'token_endpoint',
+  'revocation_endpoint',
+  'pushed_authorization_request_endpoint',
+  'registration_endpoint',
+] as const;
+
+/**
+ * `psuBaseUrl` is the origin of the PSU listener when it is not the issuer's: the authorization
+ * endpoint is named there, and the endpoints that need the client certificate are listed again in
+ * `mtls_endpoint_aliases` (RFC 8705 §5), which is where a client that authenticates with mTLS
+ * looks first. There is no certificate-less token endpoint to alias them from: the conventional
+ * entries name the mTLS listener too.
+ */
+export function authorizationServerMetadata(
+  issuer: string,
+  paths: EndpointPaths,
+  grantTypes: readonly string[],
+  psuBaseUrl: string = issuer,
+) {
   const endpoints: Record<string, string> = {};
   for (const [name, path] of Object.entries(paths)) {
-    if (path) endpoints[name] = `${issuer}${path}`;
+    if (path) endpoints[name] = `${name === 'authorization_endpoint' ? psuBaseUrl : issuer}${path}`;
+  }
+  const aliases: Record<string, string> = {};
+  if (psuBaseUrl !== issuer) {
+    for (const name of MTLS_ENDPOINTS) if (endpoints[name]) aliases[name] = endpoints[name];
   }
   return {
     issuer,
     ...endpoints,
+    ...(Object.keys(aliases).length > 0 ? { mtls_endpoint_aliases: aliases } : {}),
     scopes_supported: [...SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

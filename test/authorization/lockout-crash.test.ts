@@ -58,11 +58,14 @@ test('failed-login counters survive SIGKILL: nothing acknowledged is lost, none 
 
   const port = await freePort();
   const base = `https://localhost:${port}`;
+  const psuPort = await freePort();
+  const psuBase = `https://localhost:${psuPort}`;
   const env = {
     ...process.env,
     ...(await productionEnv(dataDir, { PSU_LOCKOUT_DURATION: '3600' })),
     DATA_DIR: dataDir,
     PORT: String(port),
+    PSU_PORT: String(psuPort),
     LOG_LEVEL: 'silent',
   };
   const cli = new URL('../../server/bin.ts', import.meta.url).pathname;
@@ -70,7 +73,7 @@ test('failed-login counters survive SIGKILL: nothing acknowledged is lost, none 
   const acknowledged = new Map<string, number>(usernames.map((u) => [u, 0]));
   const lastSeen = new Map<string, number>(usernames.map((u) => [u, 0]));
   const { codeChallenge } = pkce();
-  const authorize = `${base}/en/authorize?${new URLSearchParams({
+  const authorize = `${psuBase}/en/authorize?${new URLSearchParams({
     response_type: 'code',
     client_id: clientId,
     redirect_uri: REDIRECT,
@@ -85,7 +88,7 @@ test('failed-login counters survive SIGKILL: nothing acknowledged is lost, none 
     if (page.status !== 200) return false;
     const { action, csrf } = formOf(page.text);
     const body = new URLSearchParams({ csrf_token: csrf, username, password: 'wrong password' });
-    const res = await request(`${base}${action}`, {
+    const res = await request(`${psuBase}${action}`, {
       ca: server.caPem,
       method: 'POST',
       headers: { cookie: sessionCookie(page) },

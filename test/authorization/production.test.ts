@@ -59,7 +59,7 @@ class Psu {
     return this.page;
   }
   async get(path: string) {
-    this.page = await request(`${this.s.url}${path}`, { ca: this.s.caPem, headers: { cookie: this.cookie } });
+    this.page = await request(`${this.s.psuUrl}${path}`, { ca: this.s.caPem, headers: { cookie: this.cookie } });
     return this.page;
   }
   async submit(fields: Record<string, string | string[]>, options: { csrf?: boolean } = {}) {
@@ -67,7 +67,7 @@ class Psu {
     const body = new URLSearchParams();
     if (options.csrf !== false) body.set('csrf_token', csrf);
     for (const [k, v] of Object.entries(fields)) for (const value of [v].flat()) body.append(k, value);
-    return request(`${this.s.url}${action}`, {
+    return request(`${this.s.psuUrl}${action}`, {
       ca: this.s.caPem,
       method: 'POST',
       headers: { cookie: this.cookie },

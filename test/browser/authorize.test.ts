@@ -2,80 +2,26 @@
 // and the production login, TOTP and consent, in French and English. Screenshots go to
 // test-artifacts/ for a person to look at.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { accountCommandWith } from '../../server/cli/account.ts';
 import { psuCommandWith } from '../../server/cli/psu.ts';
 import { currentTotp } from '../../server/protocol/psu-authentication.ts';
+import {
+  type Browser,
+  browserSkipReason,
+  captureRedirect,
+  cspViolations,
+  launch,
+  REDIRECT,
+  screenshot,
+} from '../support/browser.ts';
 import { startProductionServer } from '../support/production.ts';
 import { authorizeUrl, pkce } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const REDIRECT = 'https://tpp.example/callback';
-const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-
-function skipReason(): string | undefined {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-    return `${CHROMIUM} is missing (apt-get install chromium)`;
-  }
-  return undefined;
-}
-
-const skip = skipReason();
-
-type Browser = Awaited<ReturnType<typeof import('playwright-core')['chromium']['launchPersistentContext']>>;
-type Page = Awaited<ReturnType<Browser['newPage']>>;
-
-async function launch(): Promise<{ context: Browser; profile: string }> {
-  const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'psd2-oauth-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    ignoreHTTPSErrors: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  return { context, profile };
-}
-
-/** The TPP's redirect URI is not on this machine: the navigation to it is answered by the test. */
-async function captureRedirect(page: Page): Promise<() => Promise<URL>> {
-  let resolve: (url: URL) => void;
-  const reached = new Promise<URL>((r) => {
-    resolve = r;
-  });
-  await page.route(`${new URL(REDIRECT).origin}/**`, (route) => {
-    resolve(new URL(route.request().url()));
-    return route.fulfill({ status: 200, contentType: 'text/plain', body: 'TPP callback' });
-  });
-  return () => reached;
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
-}
-
-function cspViolations(page: Page): string[] {
-  const seen: string[] = [];
-  page.on('console', (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) seen.push(msg.text());
-  });
-  return seen;
-}
+const skip = browserSkipReason();
 
 const LABELS = {
   en: {
@@ -100,7 +46,7 @@ const LABELS = {
 
 describe('PSU pages in Chromium: sandbox', { skip }, () => {
   let s: TestServer;
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: Browser;
   let clientId: string;
   before(async () => {
     s = await startTestServer();
@@ -112,8 +58,7 @@ describe('PSU pages in Chromium: sandbox', { skip }, () => {
     clientId = reg.json().client_id;
   });
   after(async () => {
-    await browser?.context.close();
-    if (browser) rmSync(browser.profile, { recursive: true, force: true });
+    await browser?.close();
     await s?.close();
   });
 
@@ -170,7 +115,9 @@ describe('PSU pages in Chromium: sandbox', { skip }, () => {
   test('an unknown client gets an error page, in a narrow viewport too', async () => {
     const page = await browser.context.newPage();
     await page.setViewportSize({ width: 360, height: 740 });
-    const res = await page.goto(`${s.url}/en/authorize?client_id=unknown&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    const res = await page.goto(
+      `${s.psuUrl}/en/authorize?client_id=unknown&redirect_uri=${encodeURIComponent(REDIRECT)}`,
+    );
     assert.equal(res?.status(), 400);
     assert.ok((await page.textContent('main'))!.includes('not known to your bank'));
     await screenshot(page, 'error-unknown-client-en');
@@ -181,7 +128,7 @@ describe('PSU pages in Chromium: sandbox', { skip }, () => {
 describe('PSU pages in Chromium: production login, TOTP and consent', { skip }, () => {
   let s: TestServer;
   let dataDir: string;
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: Browser;
   let clientId: string;
   const secrets: Record<string, string> = {};
   before(async () => {
@@ -231,8 +178,7 @@ describe('PSU pages in Chromium: production login, TOTP and consent', { skip }, 
     ).json().client_id;
   });
   after(async () => {
-    await browser?.context.close();
-    if (browser) rmSync(browser.profile, { recursive: true, force: true });
+    await browser?.close();
     await s?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });

@@ -144,6 +144,7 @@ describe('foundation: configuration', () => {
       /TLS_KEY is required/,
       /TRUST_ANCHORS is required/,
       /ISSUER must be an https URL/,
+      /PSU_PORT is required/,
     ]) {
       assert.match(res.stderr, expected);
     }

@@ -97,6 +97,8 @@ describe('psd2-oauth sandbox-cert', () => {
       TLS_CERT: '/dev/null',
       TLS_KEY: '/dev/null',
       TRUST_ANCHORS: '/dev/null',
+      PSU_PORT: '0',
+      PSU_BASE_URL: 'https://bank.example',
       DATA_DIR: s.dataDir,
     });
     assert.equal(res.status, 64);

@@ -17,6 +17,8 @@ export async function productionEnv(dataDir: string, extra: Record<string, strin
     TLS_KEY: paths.tlsKey,
     TRUST_ANCHORS: paths.caCert,
     ISSUER: 'https://localhost',
+    PSU_PORT: '0',
+    PSU_BASE_URL: 'https://psu.localhost',
     ...extra,
   };
 }

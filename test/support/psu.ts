@@ -30,7 +30,7 @@ export function authorizeUrl(
     code_challenge_method: 'S256',
   });
   if (params.state !== undefined) query.set('state', params.state);
-  return `${server.url}${params.lang ? `/${params.lang}` : ''}/authorize?${query}`;
+  return `${server.psuUrl}${params.lang ? `/${params.lang}` : ''}/authorize?${query}`;
 }
 
 /** The attributes of every `<tag …>` in a page, entities decoded. */

@@ -10,7 +10,10 @@ import { type RequestOptions, request } from './https.ts';
 
 export interface TestServer {
   server: RunningServer;
+  /** The TPP listener (mTLS). */
   url: string;
+  /** The PSU listener: `url` unless PSU_PORT is set. */
+  psuUrl: string;
   dataDir: string;
   /** The sandbox CA: it signed the server's TLS certificate. */
   caPem: string;
@@ -31,6 +34,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
   return {
     server,
     url: server.url,
+    psuUrl: server.psuUrl,
     dataDir: dir,
     caPem,
     get: call('GET'),

@@ -26,6 +26,10 @@ const Metadata = z
     authorization_response_iss_parameter_supported: z.boolean(),
     ui_locales_supported: z.array(z.string()),
     authorization_details_types_supported: z.array(z.string()),
+    mtls_endpoint_aliases: z.record(z.string(), z.string()).optional().openapi({
+      description:
+        'RFC 8705 §5: when the PSU pages have their own listener, the endpoints that take the client certificate, on the mTLS listener.',
+    }),
   })
   .passthrough()
   .openapi('AuthorizationServerMetadata');
@@ -101,13 +105,15 @@ export const jwksRoute = createRoute({
 
 export interface DiscoveryDeps {
   issuer: string;
+  /** The PSU listener's public base URL, when it is not the issuer's. */
+  psuBaseUrl?: string;
   endpoints: EndpointPaths;
   grantTypes: readonly string[];
   keys: SigningKeySet;
 }
 
 export function mountDiscovery(app: OpenAPIHono<AppEnv>, deps: DiscoveryDeps): void {
-  const metadata = authorizationServerMetadata(deps.issuer, deps.endpoints, deps.grantTypes);
+  const metadata = authorizationServerMetadata(deps.issuer, deps.endpoints, deps.grantTypes, deps.psuBaseUrl);
   app.openapi(metadataRoute, (c) => {
     c.header('Cache-Control', 'public, max-age=300');
     return c.json(metadata as z.infer<typeof Metadata>, 200);
