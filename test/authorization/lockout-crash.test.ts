@@ -57,7 +57,6 @@ test('failed-login counters survive SIGKILL: nothing acknowledged is lost, none 
   }
 
   const port = await freePort();
-  const base = `https://localhost:${port}`;
   const psuPort = await freePort();
   const psuBase = `https://localhost:${psuPort}`;
   const env = {
@@ -104,7 +103,7 @@ test('failed-login counters survive SIGKILL: nothing acknowledged is lost, none 
       try {
         const deadline = Date.now() + 30_000;
         while (
-          !(await request(`${base}/health`, { ca: server.caPem }).then(
+          !(await request(`${psuBase}/health`, { ca: server.caPem }).then(
             (r) => r.status === 200,
             () => false,
           ))
