@@ -348,7 +348,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     parExpiresIn: s.PAR_EXPIRES_IN,
     paymentAuthorizationTtl: s.PAYMENT_AUTHORIZATION_TTL,
   };
-  checkConsistency(config, raw);
+  checkConsistency(config, env);
   return config;
 }
 
@@ -364,7 +364,7 @@ function databasePath(url: string | undefined, dataDir: string, cwd: string): st
 }
 
 /** Production refuses every sandbox convenience, and says at once everything that is missing. */
-function checkConsistency(config: Config, env: Record<string, string>): void {
+function checkConsistency(config: Config, env: Record<string, string | undefined>): void {
   const problems: string[] = [];
   const unknown = config.tlsCiphers ? unknownCiphers(config.tlsCiphers) : [];
   if (unknown.length > 0) problems.push(`TLS_CIPHERS: unknown cipher suites ${unknown.join(', ')}`);
