@@ -90,7 +90,7 @@ class Psu {
     assert.ok(action, 'the page has a way out');
     assert.equal(forms.length, 2, 'the way out is a form of its own');
     const body = new URLSearchParams(options.csrf === false ? {} : { csrf_token: formOf(this.page!.text).csrf });
-    return request(`${this.s.url}${action}`, {
+    return request(`${this.s.psuUrl}${action}`, {
       ca: this.s.caPem,
       method: 'POST',
       headers: { cookie: this.cookie },
