@@ -1,5 +1,6 @@
 // The domain tables. Portable on purpose (a PostgreSQL store is planned): ids are text, instants are
 // integer milliseconds since the epoch, structured values are JSON text; nothing SQLite-only.
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** JOSE signing keys; several may be published at /jwks, exactly one is active for signing. */
@@ -9,12 +10,19 @@ export const signingKeys = sqliteTable(
     kid: text('kid').primaryKey(),
     alg: text('alg').notNull(),
     publicJwk: text('public_jwk').notNull(),
+    /** Sealed under the key-encryption key (`kek1:…`, server/key-encryption.ts). */
     privateJwk: text('private_jwk').notNull(),
     /** 'active' signs and is published; 'published' only verifies (rotation); 'retired' is gone from /jwks. */
     status: text('status').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** When it stopped being the active key; retiring waits one access-token lifetime after it. */
+    deactivatedAt: integer('deactivated_at'),
   },
-  (t) => [index('signing_keys_status').on(t.status)],
+  (t) => [
+    index('signing_keys_status').on(t.status),
+    // At most one active key, whatever the number of instances writing.
+    uniqueIndex('signing_keys_one_active').on(t.status).where(sql`status = 'active'`),
+  ],
 );
 
 /** OAuth clients registered by TPPs (RFC 7591). Deleted clients keep their row for the audit trail. */

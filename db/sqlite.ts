@@ -1,7 +1,17 @@
 // Opening the SQLite file: the durability pragmas and the migrations, checked before anything is
 // served. better-sqlite3's bundled SQLite turns WAL into synchronous=NORMAL, which may lose recent
 // commits on power loss, so FULL is set on the connection and verified.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
@@ -13,8 +23,19 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 
 const SYNCHRONOUS_FULL = 2;
 
+/**
+ * The database holds secrets (sealed, but still): the file is created 0600 before SQLite opens it,
+ * whatever the umask, and SQLite gives its -wal and -shm files the database file's mode.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600);
+  for (const companion of [`${path}-wal`, `${path}-shm`]) if (existsSync(companion)) chmodSync(companion, 0o600);
+}
+
 export function openSqlite(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createPrivately(path);
   // The data directory also holds what the single binary unpacks (server/resources.ts).
   const dataDir = path === ':memory:' ? '.' : dirname(path);
   const nativeBinding = sqliteNativeBinding(dataDir);
@@ -72,6 +93,8 @@ export async function backupSqlite(source: string, target: string): Promise<{ by
     } finally {
       copy.close();
     }
+    // A copy holds what the database holds (sealed secrets, client data): the server's user only.
+    chmodSync(partial, 0o600);
     renameSync(partial, target);
     return { bytes: statSync(target).size, pages: progress.totalPages };
   } catch (err) {

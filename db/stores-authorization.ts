@@ -26,13 +26,14 @@ import {
   pushedRequests,
   scaRecords,
 } from './schema.ts';
+import { type Secrets, totpRecordId } from './secrets.ts';
 import type { Db } from './sqlite.ts';
 
 /** Rolls the approval back when the payment it binds is no longer what the PSU saw. */
 class PaymentGone extends Error {}
 
-export function createAuthorizationStores(db: Db, commit: Commit): AuthorizationStores {
-  const psuStore = sqlitePsuStore(db, commit);
+export function createAuthorizationStores(db: Db, commit: Commit, secrets: Secrets): AuthorizationStores {
+  const psuStore = sqlitePsuStore(db, commit, secrets);
   return {
     psus: psuStore,
     accounts: { accountsOf: (psuId) => psuStore.listAccounts(psuId) },
@@ -62,12 +63,12 @@ export function createAuthorizationStores(db: Db, commit: Commit): Authorization
 type PsuRow = typeof psus.$inferSelect;
 type AccountRow = typeof accounts.$inferSelect;
 
-const toPsu = (row: PsuRow): PsuRecord => ({
+const toPsu = (row: PsuRow, secrets: Secrets): PsuRecord => ({
   psuId: row.psuId,
   username: row.username,
   displayName: row.displayName,
   passwordHash: row.passwordHash,
-  totpSecret: row.totpSecret,
+  totpSecret: row.totpSecret === null ? null : secrets.open(row.totpSecret, totpRecordId(row.psuId)),
   status: row.status as PsuRecord['status'],
   sandbox: row.sandbox === 1,
   failedAttempts: row.failedAttempts,
@@ -85,7 +86,8 @@ const toAccount = (row: AccountRow): PsuAccount => ({
   currency: row.currency,
 });
 
-function sqlitePsuStore(db: Db, commit: Commit): PsuStore {
+function sqlitePsuStore(db: Db, commit: Commit, secrets: Secrets): PsuStore {
+  const toRecord = (row: PsuRow) => toPsu(row, secrets);
   return {
     insert(psu, accountList = []) {
       return commit(() => {
@@ -96,7 +98,7 @@ function sqlitePsuStore(db: Db, commit: Commit): PsuStore {
               username: psu.username,
               displayName: psu.displayName,
               passwordHash: psu.passwordHash,
-              totpSecret: psu.totpSecret,
+              totpSecret: psu.totpSecret === null ? null : secrets.seal(psu.totpSecret, totpRecordId(psu.psuId)),
               status: psu.status,
               sandbox: psu.sandbox ? 1 : 0,
               failedAttempts: psu.failedAttempts,
@@ -116,15 +118,15 @@ function sqlitePsuStore(db: Db, commit: Commit): PsuStore {
     },
     async find(psuId) {
       const row = db.select().from(psus).where(eq(psus.psuId, psuId)).get();
-      return row && toPsu(row);
+      return row && toRecord(row);
     },
     async findByUsername(username) {
       const row = db.select().from(psus).where(eq(psus.username, username)).get();
-      return row && toPsu(row);
+      return row && toRecord(row);
     },
     async list(filter = {}) {
       const where = filter.sandbox === undefined ? undefined : eq(psus.sandbox, filter.sandbox ? 1 : 0);
-      return db.select().from(psus).where(where).orderBy(asc(psus.createdAt), asc(psus.username)).all().map(toPsu);
+      return db.select().from(psus).where(where).orderBy(asc(psus.createdAt), asc(psus.username)).all().map(toRecord);
     },
     setStatus(psuId, status) {
       return commit(() => {
@@ -135,7 +137,12 @@ function sqlitePsuStore(db: Db, commit: Commit): PsuStore {
       return commit(() => {
         const result = db
           .update(psus)
-          .set({ totpSecret, lastTotpStep: null, failedAttempts: 0, lockedUntil: null })
+          .set({
+            totpSecret: secrets.seal(totpSecret, totpRecordId(psuId)),
+            lastTotpStep: null,
+            failedAttempts: 0,
+            lockedUntil: null,
+          })
           .where(eq(psus.psuId, psuId))
           .run();
         return result.changes === 1;

@@ -1,7 +1,14 @@
 // The SQLite implementations of the protocol's storage ports: the only file that writes drizzle queries.
 import Database from 'better-sqlite3';
 import { and, asc, desc, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
-import type { SigningKeyStore, StoredSigningKey } from '../server/protocol/keys/ports.ts';
+import type {
+  RetireOutcome,
+  SecretStore,
+  SigningKeyStatus,
+  SigningKeyStore,
+  SigningKeySummary,
+  StoredSigningKey,
+} from '../server/protocol/keys/ports.ts';
 import type { CheckResult, HealthProbe, StorageObserver } from '../server/protocol/operations/ports.ts';
 import type { PaymentAuthorizationStore } from '../server/protocol/payments/ports.ts';
 import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
@@ -13,9 +20,11 @@ import type {
   ClientView,
   OperatorActor,
 } from '../server/protocol/registration/ports.ts';
+import type { SecretSealer } from '../server/protocol/secret-sealer.ts';
 import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCache } from './read-cache.ts';
 import { auditEvents, clients, grants, healthProbe, signingKeys } from './schema.ts';
+import { type Secrets, secretsWith, signingKeyRecordId, sqliteSecretStore } from './secrets.ts';
 import { type Db, nativeBindingOf, pendingMigrations } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
 import { createPaymentAuthorizationStore } from './stores-payments.ts';
@@ -23,6 +32,7 @@ import { createTokenStores, type TokenStores } from './stores-tokens.ts';
 
 export interface Stores extends TokenStores {
   signingKeys: SigningKeyStore;
+  secrets: SecretStore;
   clients: ClientStore;
   /** The bank's operations on clients (CLI): list, suspend, resume, delete, audit trail. */
   clientAdministration: ClientAdministration;
@@ -33,17 +43,24 @@ export interface Stores extends TokenStores {
   payments: PaymentAuthorizationStore;
 }
 
-export function createSqliteStores(db: Db, observer?: StorageObserver): Stores {
+export interface StoreOptions {
+  /** Seals signing private keys and TOTP secrets; without it, writing either fails. */
+  sealer?: SecretSealer;
+}
+
+export function createSqliteStores(db: Db, observer?: StorageObserver, options: StoreOptions = {}): Stores {
   const caches = createReadCaches(db, observer);
   const commit = createGroupCommit(db.$client, observer);
   // Every token and introspection request reads its client (read-cache.ts).
   const clientCache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE, 'client');
+  const secrets = secretsWith(options.sealer);
   return {
-    signingKeys: signingKeyStore(db, commit),
+    signingKeys: signingKeyStore(db, commit, secrets),
+    secrets: sqliteSecretStore(db, commit, options.sealer),
     clients: clientStore(db, clientCache, commit),
     clientAdministration: clientAdministration(db, clientCache, commit),
     ...createTokenStores(db, caches, commit),
-    authorization: createAuthorizationStores(db, commit),
+    authorization: createAuthorizationStores(db, commit, secrets),
     payments: createPaymentAuthorizationStore(db, commit),
     health: sqliteHealth(db, commit),
   };
@@ -115,47 +132,109 @@ function sqliteHealth(db: Db, commit: Commit): HealthProbe {
   };
 }
 
-function signingKeyStore(db: Db, commit: Commit): SigningKeyStore {
+function signingKeyStore(db: Db, commit: Commit, secrets: Secrets): SigningKeyStore {
+  type Row = typeof signingKeys.$inferSelect;
+  const summary = (row: Row): SigningKeySummary => ({
+    kid: row.kid,
+    alg: row.alg,
+    publicJwk: JSON.parse(row.publicJwk),
+    status: row.status as SigningKeyStatus,
+    createdAt: row.createdAt,
+    deactivatedAt: row.deactivatedAt,
+  });
+  const insertRow = (tx: Tx | Db, key: StoredSigningKey, status: SigningKeyStatus) => {
+    tx.insert(signingKeys)
+      .values({
+        kid: key.kid,
+        alg: key.alg,
+        publicJwk: JSON.stringify(key.publicJwk),
+        privateJwk: secrets.seal(JSON.stringify(key.privateJwk), signingKeyRecordId(key.kid)),
+        status,
+        createdAt: key.createdAt,
+        deactivatedAt: null,
+      })
+      .run();
+  };
+  const deactivate = (tx: Tx | Db, now: number) => {
+    tx.update(signingKeys)
+      .set({ status: 'published', deactivatedAt: now })
+      .where(eq(signingKeys.status, 'active'))
+      .run();
+  };
+  const newestFirst = [desc(signingKeys.createdAt), asc(signingKeys.kid)];
   return {
     async listPublished() {
       const rows = db
         .select()
         .from(signingKeys)
         .where(ne(signingKeys.status, 'retired'))
-        .orderBy(desc(signingKeys.createdAt))
+        .orderBy(...newestFirst)
         .all();
       return rows.map(
         (row): StoredSigningKey => ({
-          kid: row.kid,
-          alg: row.alg,
-          publicJwk: JSON.parse(row.publicJwk),
-          privateJwk: JSON.parse(row.privateJwk),
-          status: row.status as StoredSigningKey['status'],
-          createdAt: row.createdAt,
+          ...summary(row),
+          privateJwk: JSON.parse(secrets.open(row.privateJwk, signingKeyRecordId(row.kid))),
         }),
       );
     },
-    insert(key) {
-      return commit(() => {
-        db.insert(signingKeys)
-          .values({
-            kid: key.kid,
-            alg: key.alg,
-            publicJwk: JSON.stringify(key.publicJwk),
-            privateJwk: JSON.stringify(key.privateJwk),
-            status: key.status,
-            createdAt: key.createdAt,
-          })
-          .run();
-      });
+    async list() {
+      return db
+        .select()
+        .from(signingKeys)
+        .orderBy(...newestFirst)
+        .all()
+        .map(summary);
     },
-    activate(kid) {
+    ensure(candidates, activeAlg, now) {
+      // commit() runs the callback inside BEGIN IMMEDIATE: the reads below see every key another
+      // process committed, and no other process can write until this transaction ends.
       return commit(() => {
         db.transaction((tx) => {
-          tx.update(signingKeys).set({ status: 'published' }).where(eq(signingKeys.status, 'active')).run();
-          tx.update(signingKeys).set({ status: 'active' }).where(eq(signingKeys.kid, kid)).run();
+          const published = tx.select().from(signingKeys).where(ne(signingKeys.status, 'retired')).all();
+          for (const candidate of candidates) {
+            if (!published.some((k) => k.alg === candidate.alg)) insertRow(tx, candidate, 'published');
+          }
+          const active = tx.select().from(signingKeys).where(eq(signingKeys.status, 'active')).get();
+          if (active?.alg === activeAlg) return;
+          const next = tx
+            .select()
+            .from(signingKeys)
+            .where(and(eq(signingKeys.status, 'published'), eq(signingKeys.alg, activeAlg)))
+            .orderBy(...newestFirst)
+            .get();
+          if (!next) throw new Error(`no ${activeAlg} signing key to activate`);
+          deactivate(tx, now);
+          tx.update(signingKeys).set({ status: 'active' }).where(eq(signingKeys.kid, next.kid)).run();
         });
       });
+    },
+    insertActive(key, now) {
+      return commit(() => {
+        db.transaction((tx) => {
+          deactivate(tx, now);
+          insertRow(tx, key, 'active');
+        });
+      });
+    },
+    retire(kid, inactiveBefore, now) {
+      return commit((): RetireOutcome => {
+        const row = db.select().from(signingKeys).where(eq(signingKeys.kid, kid)).get();
+        if (!row || row.status === 'retired') return 'unknown';
+        if (row.status === 'active') return 'active';
+        if (row.deactivatedAt !== null && row.deactivatedAt > inactiveBefore) return 'too_recent';
+        db.update(signingKeys)
+          .set({ status: 'retired', deactivatedAt: row.deactivatedAt ?? now })
+          .where(eq(signingKeys.kid, kid))
+          .run();
+        return 'retired';
+      });
+    },
+    async version() {
+      const row = db
+        .select({ v: sql<string | null>`group_concat(${signingKeys.kid} || ':' || ${signingKeys.status}, ',')` })
+        .from(signingKeys)
+        .get();
+      return row?.v ?? '';
     },
   };
 }

@@ -29,7 +29,12 @@ export function buildOpenApiDocument() {
     issuer: 'https://localhost:8443',
     mode: 'sandbox',
     logger: pino({ level: 'silent' }),
-    keys: { active: { kid: '', alg: 'EdDSA', sign: () => '', privateJwk: {} }, jwks: { keys: [] } },
+    keys: {
+      active: () => ({ kid: '', alg: 'EdDSA' }),
+      sign: () => '',
+      jwks: () => ({ keys: [] }),
+      refresh: async () => {},
+    },
     stores: {
       health: undefined as never,
       clients: undefined as never,

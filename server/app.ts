@@ -31,7 +31,7 @@ import type { AuthenticationEventLog, AuthorizationStores } from './protocol/psu
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
 import type { ClientStore } from './protocol/registration/ports.ts';
-import type { SigningKeySet } from './protocol/signing-keys.ts';
+import type { Signer } from './protocol/signer.ts';
 import { GRANT_TYPES_SUPPORTED } from './protocol/token/index.ts';
 import type {
   AuthorizationCodeStore,
@@ -53,7 +53,7 @@ export interface AppDeps {
   psuBaseUrl?: string;
   mode: 'sandbox' | 'production';
   logger: Logger;
-  keys: SigningKeySet;
+  keys: Signer;
   stores: {
     health: HealthProbe;
     clients: ClientStore;

@@ -37,6 +37,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'the TPPs’ OAuth clients: list, show, suspend, resume, delete',
     load: async () => (await import('./cli/client.ts')).clientCommand,
   },
+  keys: {
+    summary: 'signing keys: list, rotate (a new active key), retire KID (gone from /jwks)',
+    load: async () => (await import('./cli/keys.ts')).keysCommand,
+  },
+  kek: {
+    summary: 'the key-encryption key: generate FILE, rotate --new-key-file FILE, status',
+    load: async () => (await import('./cli/kek.ts')).kekCommand,
+  },
   backup: {
     summary: 'copy the SQLite database to FILE while the server runs',
     load: async () => (await import('./cli/backup.ts')).backupCommand,

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { unknownCiphers } from './https-listener.ts';
-import { SIGNING_ALGS } from './protocol/signing-keys.ts';
+import { SIGNING_ALGS } from './protocol/signer.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalPath = z.string().trim().min(1).optional();
@@ -102,6 +102,16 @@ export const settings = z.object({
     .describe(
       'Comma-separated IPs and CIDRs of TLS-terminating proxies whose RFC 9440 `Client-Cert` headers are honoured. Default: none.',
     ),
+  KEY_ENCRYPTION_KEY: z
+    .string()
+    .trim()
+    .optional()
+    .describe(
+      'The key-encryption key (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) that seals the signing private keys and PSU TOTP secrets in the database (AES-256-GCM). Prefer `KEY_ENCRYPTION_KEY_FILE`. Production requires one of the two; a sandbox without either generates `$DATA_DIR/key-encryption.key` (0600).',
+    ),
+  KEY_ENCRYPTION_KEY_FILE: optionalPath.describe(
+    'A file holding the key-encryption key (same encoding as `KEY_ENCRYPTION_KEY`, readable by the server only). Rotate it with `psd2-oauth kek rotate`.',
+  ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -242,6 +252,8 @@ export interface Config {
   intermediateCerts: string | undefined;
   trustedProxies: string | undefined;
   logLevel: Settings['LOG_LEVEL'];
+  keyEncryptionKey: string | undefined;
+  keyEncryptionKeyFile: string | undefined;
   signingAlg: Settings['ACCESS_TOKEN_SIGNING_ALG'];
   signingThreads: number;
   /** Seconds. */
@@ -289,17 +301,41 @@ function parseSettings<S extends z.ZodObject>(schema: S, env: Record<string, str
 }
 
 /** What a command that only works on the database reads: no TLS file, no issuer is required. */
-export type StorageConfig = Pick<Config, 'mode' | 'dataDir' | 'databasePath' | 'issuer'>;
+export type StorageConfig = Pick<
+  Config,
+  'mode' | 'dataDir' | 'databasePath' | 'issuer' | 'keyEncryptionKey' | 'keyEncryptionKeyFile'
+>;
 
 export function loadStorageConfig(env: Record<string, string | undefined>, cwd = process.cwd()): StorageConfig {
-  const s = parseSettings(settings.pick({ MODE: true, DATA_DIR: true, DATABASE_URL: true, ISSUER: true }), env);
+  const s = parseSettings(
+    settings.pick({
+      MODE: true,
+      DATA_DIR: true,
+      DATABASE_URL: true,
+      ISSUER: true,
+      KEY_ENCRYPTION_KEY: true,
+      KEY_ENCRYPTION_KEY_FILE: true,
+    }),
+    env,
+  );
   const dataDir = resolve(cwd, s.DATA_DIR);
   return {
     mode: s.MODE,
     dataDir,
     databasePath: databasePath(s.DATABASE_URL, dataDir, cwd),
     issuer: s.ISSUER?.replace(/\/+$/, ''),
+    // Read only by the commands that touch a sealed secret (server/cli/stores.ts).
+    keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
+    keyEncryptionKeyFile: s.KEY_ENCRYPTION_KEY_FILE && resolve(cwd, s.KEY_ENCRYPTION_KEY_FILE),
   };
+}
+
+/** What `psd2-oauth keys` reads besides the database: the configured algorithm and token lifetime. */
+export function loadSigningSettings(
+  env: Record<string, string | undefined>,
+): Pick<Config, 'signingAlg' | 'accessTokenTtl'> {
+  const s = parseSettings(settings.pick({ ACCESS_TOKEN_SIGNING_ALG: true, ACCESS_TOKEN_TTL: true }), env);
+  return { signingAlg: s.ACCESS_TOKEN_SIGNING_ALG, accessTokenTtl: s.ACCESS_TOKEN_TTL };
 }
 
 /** Reads the settings from an environment; throws a ConfigError naming every bad variable. */
@@ -334,6 +370,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     intermediateCerts: s.INTERMEDIATE_CERTS && resolve(cwd, s.INTERMEDIATE_CERTS),
     trustedProxies: s.TRUSTED_PROXIES || undefined,
     logLevel: s.LOG_LEVEL,
+    keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
+    keyEncryptionKeyFile: s.KEY_ENCRYPTION_KEY_FILE && resolve(cwd, s.KEY_ENCRYPTION_KEY_FILE),
     signingAlg: s.ACCESS_TOKEN_SIGNING_ALG,
     signingThreads: s.ACCESS_TOKEN_SIGNING_THREADS ?? (availableParallelism() > 1 ? 1 : 0),
     accessTokenTtl: s.ACCESS_TOKEN_TTL,
@@ -371,6 +409,9 @@ function checkConsistency(config: Config, env: Record<string, string | undefined
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     problems.push('TLS_CERT and TLS_KEY go together: set both or neither');
   }
+  if (config.keyEncryptionKey && config.keyEncryptionKeyFile) {
+    problems.push('KEY_ENCRYPTION_KEY and KEY_ENCRYPTION_KEY_FILE exclude each other: set one');
+  }
   const psuOnly = ['PSU_HOST', 'PSU_BASE_URL', 'PSU_TLS_CERT', 'PSU_TLS_KEY'] as const;
   if (!config.psu) {
     const stray = psuOnly.filter((name) => env[name]);
@@ -379,6 +420,11 @@ function checkConsistency(config: Config, env: Record<string, string | undefined
     problems.push('PSU_TLS_CERT and PSU_TLS_KEY go together: set both or neither');
   }
   if (config.mode === 'production') {
+    if (!config.keyEncryptionKey && !config.keyEncryptionKeyFile) {
+      problems.push(
+        'KEY_ENCRYPTION_KEY_FILE (or KEY_ENCRYPTION_KEY) is required in production mode: it encrypts the signing keys and TOTP secrets',
+      );
+    }
     // In production the PSU's browser must never be asked for a certificate: two listeners.
     if (!config.psu) problems.push('PSU_PORT is required in production mode (the PSU pages get their own listener)');
     else if (!config.psu.baseUrl) problems.push('PSU_BASE_URL is required in production mode, as an https URL');

@@ -8,14 +8,15 @@ import { type Logger, pino } from 'pino';
 import { createAdminApp, startAdminListener } from './admin.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
 import type { Config } from './config.ts';
+import { prepareDataDir } from './data-dir.ts';
 import { createReadiness } from './http/routes/health.ts';
+import { createSecretSealer, loadKek } from './key-encryption.ts';
 import { type Listener, type ListenerRole, startListener } from './listeners.ts';
 import { createMetrics } from './metrics.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
-import { loadSigningKeys } from './protocol/signing-keys.ts';
-import { startSigningThreads } from './signing-threads.ts';
+import { startInProcessSigner } from './signing-keys.ts';
 import { checkTlsPair, listenProblem, openDatabase, readSettingFile } from './startup.ts';
 
 export interface RunningServer {
@@ -79,6 +80,9 @@ async function start(
       'Deno ignores TLS_CIPHERS: TLS 1.2 also offers ECDHE ChaCha20-Poly1305, which FAPI does not allow; run on Node or terminate TLS in front for the FAPI list',
     );
   }
+  // Before anything is written into it: the folder 0700, every file in it 0600.
+  prepareDataDir(config.dataDir);
+  const sealer = createSecretSealer(loadKek(config));
   const tls = await loadTls(config);
   const trustAnchorsPem = await loadTrustAnchors(config);
   const intermediatesPem = config.intermediateCerts
@@ -91,15 +95,21 @@ async function start(
   const database = openDatabase(config.databasePath, databaseSetting(config), {
     integrityCheck: config.mode === 'production',
     observer: metrics?.storage,
+    sealer,
   });
   opened.push(() => database.close());
   const stores = database.stores;
-  const loadedKeys = await loadSigningKeys(stores.signingKeys, config.signingAlg);
-  const signing =
-    config.signingThreads > 0 ? await startSigningThreads(loadedKeys.active, config.signingThreads, logger) : undefined;
-  if (signing) opened.push(() => signing.close());
-  const keys = signing ? { ...loadedKeys, active: signing.key } : loadedKeys;
-  if (signing) metrics?.watchSigningQueue(() => signing.pending());
+  // A database written before secrets were sealed: sealed now, in one transaction.
+  const sealedNow = await stores.secrets.sealPlaintext();
+  if (sealedNow > 0) logger.info({ sealed: sealedNow, kek: sealer.kekId }, 'secrets found in clear were sealed');
+  const keys = await startInProcessSigner({
+    store: stores.signingKeys,
+    alg: config.signingAlg,
+    threads: config.signingThreads,
+    logger,
+  });
+  opened.push(() => keys.close());
+  metrics?.watchSigningQueue(() => keys.pending());
   if (config.mode === 'sandbox') await seedSandboxPersonas(stores.authorization.psus);
 
   // Two listeners when PSU_PORT is set: the TPP API with a certificate request, the PSU pages
@@ -210,7 +220,7 @@ async function start(
         purge.stop();
         void admin?.close();
         await Promise.all(listeners.map((l) => l.close()));
-        void signing?.close();
+        void keys.close();
         database.close();
         logger.info('stopped');
         flushLog();

@@ -6,10 +6,12 @@
 // if none starts, the main thread signs everything.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ActiveSigningKey } from './protocol/signing-keys.ts';
 import { signingWorkerSource } from './resources.ts';
+import type { InProcessKey } from './signing-keys.ts';
 
 interface Batch {
+  /** The key the inputs' headers name: a batch is signed by it even if the active key changed since. */
+  key: InProcessKey;
   inputs: string[];
   resolve: ((signature: string) => void)[];
 }
@@ -21,27 +23,29 @@ interface SigningThread {
 }
 
 export interface SigningThreads {
-  /** The active key, signing on the threads. */
-  key: ActiveSigningKey;
+  /** The JWS signature of `input`, by the current key (whose kid and alg its header must name). */
+  sign(input: string): string | Promise<string>;
+  /** From now on, sign with `key`; inputs queued before are still signed by the former key. */
+  setKey(key: InProcessKey): void;
   /** Signatures asked for and not yet returned (queued for the next batch or on a thread). */
   pending(): number;
   close(): Promise<void>;
 }
 
 export async function startSigningThreads(
-  key: ActiveSigningKey,
+  initialKey: InProcessKey,
   count: number,
   logger: Pick<Logger, 'error'>,
 ): Promise<SigningThreads> {
+  let key = initialKey;
   const threads: SigningThread[] = [];
-  let queue: Batch = { inputs: [], resolve: [] };
+  let queue: Batch = { key, inputs: [], resolve: [] };
   let next = 0;
   let closing = false;
 
   const signHere = (batch: Batch) => {
     batch.inputs.forEach((input, i) => {
-      const signature = key.sign(input) as string;
-      batch.resolve[i]!(signature);
+      batch.resolve[i]!(batch.key.sign(input));
     });
   };
 
@@ -94,7 +98,8 @@ export async function startSigningThreads(
 
   const flush = () => {
     const batch = queue;
-    queue = { inputs: [], resolve: [] };
+    queue = { key, inputs: [], resolve: [] };
+    if (batch.inputs.length === 0) return;
     const thread = threads[next++ % Math.max(threads.length, 1)];
     if (!thread) return signHere(batch);
     if (thread.waiting.push(batch) === 1) thread.worker.ref();
@@ -102,18 +107,21 @@ export async function startSigningThreads(
   };
 
   return {
-    key: {
-      kid: key.kid,
-      alg: key.alg,
-      privateJwk: key.privateJwk,
-      sign(input) {
-        if (threads.length === 0) return key.sign(input);
-        return new Promise<string>((resolve) => {
-          queue.inputs.push(input);
-          queue.resolve.push(resolve);
-          if (queue.inputs.length === 1) setImmediate(flush);
-        });
-      },
+    sign(input) {
+      if (threads.length === 0) return key.sign(input);
+      return new Promise<string>((resolve) => {
+        queue.inputs.push(input);
+        queue.resolve.push(resolve);
+        if (queue.inputs.length === 1) setImmediate(flush);
+      });
+    },
+    setKey(nextKey) {
+      // What is queued was built for the former key: it leaves first, and each thread receives the
+      // new key after it, in the same message order.
+      flush();
+      key = nextKey;
+      queue = { key, inputs: [], resolve: [] };
+      for (const thread of threads) thread.worker.postMessage({ alg: key.alg, privateJwk: key.privateJwk });
     },
     pending() {
       let count = queue.inputs.length;

@@ -8,6 +8,7 @@ import { openSqlite } from '../db/sqlite.ts';
 import { createSqliteStores, type Stores } from '../db/stores.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
 import type { StorageObserver } from './protocol/operations/ports.ts';
+import type { SecretSealer } from './protocol/secret-sealer.ts';
 
 /** The variable that chose the database file, for messages. */
 export function databaseSetting(env: Record<string, string | undefined>): string {
@@ -62,7 +63,7 @@ export interface OpenedDatabase {
 export function openDatabase(
   path: string,
   setting: string,
-  options: { integrityCheck?: boolean; observer?: StorageObserver } = {},
+  options: { integrityCheck?: boolean; observer?: StorageObserver; sealer?: SecretSealer } = {},
 ): OpenedDatabase {
   let db: ReturnType<typeof openSqlite> | undefined;
   try {
@@ -74,7 +75,11 @@ export function openDatabase(
       }
     }
     const client = db.$client;
-    return { stores: createSqliteStores(db, options.observer), client, close: () => client.close() };
+    return {
+      stores: createSqliteStores(db, options.observer, { sealer: options.sealer }),
+      client,
+      close: () => client.close(),
+    };
   } catch (err) {
     db?.$client.close();
     throw databaseProblem(err, path, setting) ?? err;

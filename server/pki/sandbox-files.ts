@@ -1,6 +1,6 @@
 // The sandbox's generated PKI material in DATA_DIR: its CA (which signs the localhost TLS
 // certificate and the test QWACs) and the TLS certificate. Created once, reused after.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CertificateAuthority,
@@ -26,8 +26,10 @@ export function sandboxPaths(dataDir: string): SandboxPaths {
   };
 }
 
-function writeSecret(path: string, pem: string): void {
+/** Every file in DATA_DIR is 0600 (server/data-dir.ts), certificates included. */
+function writePrivately(path: string, pem: string): void {
   writeFileSync(path, pem, { mode: 0o600 });
+  chmodSync(path, 0o600);
 }
 
 export async function ensureSandboxCa(dataDir: string): Promise<CertificateAuthority> {
@@ -35,11 +37,11 @@ export async function ensureSandboxCa(dataDir: string): Promise<CertificateAutho
   if (existsSync(paths.caCert) && existsSync(paths.caKey)) {
     return loadCertificateAuthority(readFileSync(paths.caCert, 'utf8'), readFileSync(paths.caKey, 'utf8'));
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const ca = await createCertificateAuthority({ name: 'psd2-oauth sandbox CA' });
   const { certPem, keyPem } = await exportCertificateAuthority(ca);
-  writeSecret(paths.caKey, keyPem);
-  writeFileSync(paths.caCert, certPem);
+  writePrivately(paths.caKey, keyPem);
+  writePrivately(paths.caCert, certPem);
   return ca;
 }
 
@@ -53,7 +55,7 @@ export async function ensureSandboxTls(
     return { cert: readFileSync(paths.tlsCert, 'utf8'), key: readFileSync(paths.tlsKey, 'utf8') };
   }
   const issued = await issueServerCertificate(ca);
-  writeSecret(paths.tlsKey, issued.keyPem);
-  writeFileSync(paths.tlsCert, issued.certPem);
+  writePrivately(paths.tlsKey, issued.keyPem);
+  writePrivately(paths.tlsCert, issued.certPem);
   return { cert: issued.certPem, key: issued.keyPem };
 }

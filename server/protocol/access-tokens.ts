@@ -2,9 +2,9 @@
 // (RFC 8705 §3). They are not stored: each carries its jti and, when it comes from a PSU's consent,
 // its grant id, so that revoking the one or the other is enough for introspection to refuse it.
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import { createLocalJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { PaymentInitiationDetail } from './payments/payment.ts';
-import { SIGNING_ALGS, type SigningKeySet } from './signing-keys.ts';
+import { type PublicJwkSet, SIGNING_ALGS, type Signer } from './signer.ts';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
@@ -45,7 +45,8 @@ export interface AccessTokenSettings {
   audience: string;
   /** Seconds. */
   ttl: number;
-  keys: SigningKeySet;
+  /** The signing port: this core never holds a private key. */
+  keys: Signer;
 }
 
 export interface AccessTokens {
@@ -65,10 +66,18 @@ export function looksLikeJwt(token: string): boolean {
 
 export function createAccessTokens(settings: AccessTokenSettings): AccessTokens {
   const { issuer, audience, ttl, keys } = settings;
-  const published = createLocalJWKSet(keys.jwks);
-  const header = Buffer.from(
-    JSON.stringify({ alg: keys.active.alg, kid: keys.active.kid, typ: ACCESS_TOKEN_TYPE }),
-  ).toString('base64url');
+  // Rebuilt when the signer publishes another key set (a rotation, here or on another instance).
+  let publishedSet: PublicJwkSet | undefined;
+  let published: ReturnType<typeof createLocalJWKSet>;
+  const publishedKeys = () => {
+    const set = keys.jwks();
+    if (set !== publishedSet) {
+      publishedSet = set;
+      published = createLocalJWKSet(set);
+    }
+    return published;
+  };
+  const header = { typ: ACCESS_TOKEN_TYPE };
   // A resource server introspects the same token many times: its signature is checked once, then
   // remembered until the token expires (revocation is still looked up on every call).
   const verified = new Map<string, AccessTokenClaims>();
@@ -93,8 +102,7 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         ...(request.accountIds ? { account_ids: [...request.accountIds] } : {}),
         ...(request.authorizationDetails ? { authorization_details: request.authorizationDetails } : {}),
       };
-      const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      const token = `${signingInput}.${await keys.active.sign(signingInput)}`;
+      const token = await keys.sign(header, claims);
       return { token, claims };
     },
     async verify(token, now) {
@@ -105,14 +113,21 @@ export function createAccessTokens(settings: AccessTokenSettings): AccessTokens 
         return undefined;
       }
       if (!looksLikeJwt(token)) return undefined;
-      try {
-        const { payload } = await jwtVerify(token, published, {
+      const check = () =>
+        jwtVerify(token, publishedKeys(), {
           issuer,
           audience,
           typ: ACCESS_TOKEN_TYPE,
           algorithms: [...SIGNING_ALGS],
           currentDate: new Date(now),
           requiredClaims: ['sub', 'client_id', 'scope', 'jti', 'iat', 'exp', 'cnf'],
+        });
+      try {
+        const { payload } = await check().catch(async (err: unknown) => {
+          // A key another instance activated moments ago: read the published keys once more.
+          if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+          await keys.refresh();
+          return check();
         });
         if (!isAccessTokenClaims(payload)) return undefined;
         if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);

@@ -99,6 +99,7 @@ describe('psd2-oauth sandbox-cert', () => {
       TRUST_ANCHORS: '/dev/null',
       PSU_PORT: '0',
       PSU_BASE_URL: 'https://bank.example',
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
       DATA_DIR: s.dataDir,
     });
     assert.equal(res.status, 64);

@@ -61,8 +61,13 @@ describe('psd2-oauth command line', () => {
   let env: Record<string, string>;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'psd2-oauth-cli-'));
-    // Production without any TLS file or issuer: the database commands need only DATA_DIR.
-    env = { DATA_DIR: join(dir, 'data'), MODE: 'production' };
+    // Production without any TLS file or issuer: the database commands need only DATA_DIR, and the
+    // key-encryption key for those that seal a secret (a PSU's TOTP secret).
+    env = {
+      DATA_DIR: join(dir, 'data'),
+      MODE: 'production',
+      KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+    };
     const added = await run(
       ['psu', 'add', '--username', 'jdupont', '--name', 'Jean Dupont', '--password-stdin'],
       env,

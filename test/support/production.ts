@@ -1,9 +1,10 @@
 // A production-mode server for tests: real certificates are required there, so the sandbox CA and
 // TLS certificate are generated into the data folder first and named by the settings.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../server/config.ts';
+import { writeKekFile } from '../../server/key-encryption.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from '../../server/pki/sandbox-files.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
@@ -11,7 +12,11 @@ export async function productionEnv(dataDir: string, extra: Record<string, strin
   const ca = await ensureSandboxCa(dataDir);
   await ensureSandboxTls(dataDir, ca);
   const paths = sandboxPaths(dataDir);
+  // Production requires a key-encryption key: a file, as a bank would mount it.
+  const kekFile = join(dataDir, 'production-kek.key');
+  if (!existsSync(kekFile)) writeKekFile(kekFile);
   return {
+    KEY_ENCRYPTION_KEY_FILE: kekFile,
     MODE: 'production',
     TLS_CERT: paths.tlsCert,
     TLS_KEY: paths.tlsKey,

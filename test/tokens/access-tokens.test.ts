@@ -1,20 +1,37 @@
 // The pure core: JWT access tokens, and what introspection and revocation make of expired ones.
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { importJWK, jwtVerify } from 'jose';
 import { createAccessTokens } from '../../server/protocol/access-tokens.ts';
 import { introspect } from '../../server/protocol/introspection.ts';
 import type { ClientRecord } from '../../server/protocol/registration/ports.ts';
 import { revokeToken } from '../../server/protocol/revocation.ts';
-import { loadSigningKeys, type SigningKeySet } from '../../server/protocol/signing-keys.ts';
+import type { SigningAlg } from '../../server/protocol/signer.ts';
+import { type InProcessSigner, startInProcessSigner } from '../../server/signing-keys.ts';
 import { memoryKeyStore } from '../support/memory-key-store.ts';
+
+const signers: InProcessSigner[] = [];
+async function loadSigningKeys(store: ReturnType<typeof memoryKeyStore>, alg: SigningAlg, now: number) {
+  const signer = await startInProcessSigner({
+    store,
+    alg,
+    threads: 0,
+    logger: { error() {}, info() {} } as never,
+    now: () => now,
+  });
+  signers.push(signer);
+  return signer;
+}
+after(async () => {
+  await Promise.all(signers.map((s) => s.close()));
+});
 
 const ISSUER = 'https://as.example';
 const NOW = 1_800_000_000_000;
 const request = { sub: 'psu-1', clientId: 'client-1', scope: 'pisp', thumbprint: 'x'.repeat(43) };
 
 describe('access tokens (RFC 9068)', () => {
-  let keys: SigningKeySet;
+  let keys: InProcessSigner;
   before(async () => {
     keys = await loadSigningKeys(memoryKeyStore(), 'ES256', NOW);
   });
@@ -39,7 +56,7 @@ describe('access tokens (RFC 9068)', () => {
       const { token } = await tokens.issue(request, NOW);
       const header = JSON.parse(atob(token.split('.')[0]!));
       assert.equal(header.alg, alg);
-      const published = set.jwks.keys.find((k) => k.kid === header.kid);
+      const published = set.jwks().keys.find((k) => k.kid === header.kid);
       assert.equal(published?.alg, alg);
       await jwtVerify(token, await importJWK(published!, alg), {
         issuer: ISSUER,

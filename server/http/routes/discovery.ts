@@ -1,7 +1,7 @@
 // Discovery: RFC 8414 metadata and the JWK Set (RFC 7517).
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { authorizationServerMetadata, type EndpointPaths } from '../../protocol/metadata.ts';
-import type { SigningKeySet } from '../../protocol/signing-keys.ts';
+import type { Signer } from '../../protocol/signer.ts';
 import type { AppEnv } from '../env.ts';
 import { responseHeaders } from '../schemas.ts';
 
@@ -109,7 +109,7 @@ export interface DiscoveryDeps {
   psuBaseUrl?: string;
   endpoints: EndpointPaths;
   grantTypes: readonly string[];
-  keys: SigningKeySet;
+  keys: Signer;
 }
 
 export function mountDiscovery(app: OpenAPIHono<AppEnv>, deps: DiscoveryDeps): void {
@@ -120,7 +120,7 @@ export function mountDiscovery(app: OpenAPIHono<AppEnv>, deps: DiscoveryDeps): v
   });
   app.openapi(jwksRoute, (c) => {
     // A cache keeps rotation slow enough that no verifier misses a new key for long.
-    return c.json(deps.keys.jwks as z.infer<typeof JwkSet>, 200, {
+    return c.json(deps.keys.jwks() as z.infer<typeof JwkSet>, 200, {
       'Content-Type': 'application/jwk-set+json',
       'Cache-Control': 'public, max-age=300',
     });

@@ -4,7 +4,7 @@
 // applied, the file is not corrupt, a signing key is active.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { CheckResult, HealthProbe } from '../../protocol/operations/ports.ts';
-import type { SigningKeySet } from '../../protocol/signing-keys.ts';
+import type { Signer } from '../../protocol/signer.ts';
 import type { AppEnv } from '../env.ts';
 import { responseHeaders } from '../schemas.ts';
 
@@ -21,7 +21,7 @@ export interface ReadinessReport {
 
 export type Readiness = () => Promise<ReadinessReport>;
 
-export function createReadiness(probe: HealthProbe, keys: Pick<SigningKeySet, 'active' | 'jwks'>): Readiness {
+export function createReadiness(probe: HealthProbe, keys: Pick<Signer, 'active' | 'jwks'>): Readiness {
   return async () => {
     let database: Awaited<ReturnType<HealthProbe['readiness']>>;
     try {
@@ -30,9 +30,9 @@ export function createReadiness(probe: HealthProbe, keys: Pick<SigningKeySet, 'a
       const failed = `failed: ${err instanceof Error ? err.message : String(err)}` as const;
       database = { read: failed, write: failed, migrations: failed, integrity: failed };
     }
-    const active = keys.active.kid;
+    const active = keys.active().kid;
     const signing: CheckResult =
-      active && keys.jwks.keys.some((k) => k.kid === active) ? 'ok' : 'failed: no active signing key';
+      active && keys.jwks().keys.some((k) => k.kid === active) ? 'ok' : 'failed: no active signing key';
     const checks = {
       database_read: database.read,
       database_write: database.write,
