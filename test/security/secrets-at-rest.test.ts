@@ -19,7 +19,7 @@ import { productionEnv } from '../support/production.ts';
 import { startTestServer } from '../support/server.ts';
 
 declare const Deno: unknown;
-const cli = new URL('../../server/cli.ts', import.meta.url).pathname;
+const cli = new URL('../../server/bin.ts', import.meta.url).pathname;
 const runtime = typeof Deno === 'undefined' ? [cli] : ['run', '-A', cli];
 
 const mode = (path: string) => statSync(path).mode & 0o777;

@@ -20,7 +20,7 @@ import type { TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
 declare const Deno: unknown;
-const cli = new URL('../../server/cli.ts', import.meta.url).pathname;
+const cli = new URL('../../server/bin.ts', import.meta.url).pathname;
 const runtime = typeof Deno === 'undefined' ? [cli] : ['run', '-A', cli];
 
 async function freePort(): Promise<number> {
