@@ -1,5 +1,6 @@
 // createApp(deps): every route mounted on one OpenAPIHono, one error mapper, the OpenAPI document.
 // It receives its stores and keys; it never opens a database or a socket itself.
+import { createHmac, randomBytes } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
@@ -8,7 +9,7 @@ import { bodyLimits } from './http/body.ts';
 import { parseTrustedProxies } from './http/client-certificate.ts';
 import type { AppEnv } from './http/env.ts';
 import { errorResponse, handleError, validationHook } from './http/errors.ts';
-import { requestLog } from './http/request-log.ts';
+import { requestLog, requestLogger } from './http/request-log.ts';
 import { mountAuthorization } from './http/routes/authorization.ts';
 import { mountDiscovery } from './http/routes/discovery.ts';
 import { mountDocs } from './http/routes/docs.ts';
@@ -42,6 +43,8 @@ import type {
 import { createTppIdentityVerifier, type TppIdentityVerifier } from './protocol/tpp-identity.ts';
 
 export interface AppDeps {
+  /** Key of the PSU pseudonyms in the logs; default: random for this process. */
+  logPseudonymKey?: string;
   /** Prometheus metrics (server/metrics.ts), when the admin listener is on. */
   metrics?: Pick<Metrics, 'http' | 'psuEvent'>;
   issuer: string;
@@ -93,8 +96,9 @@ export const OPENAPI_INFO = {
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook('invalid_request') });
+  const trustedProxies = parseTrustedProxies(deps.trustedProxies ?? '');
   if (deps.metrics) app.use('*', deps.metrics.http);
-  app.use('*', requestLog(deps.logger));
+  app.use('*', requestLog(deps.logger, trustedProxies));
   app.use('*', bodyLimits);
   app.onError(handleError);
   app.use('*', listenerGate());
@@ -110,7 +114,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     verifier:
       deps.verifier ??
       createTppIdentityVerifier({ trustAnchors: deps.trustAnchorsPem, intermediates: deps.intermediatesPem }),
-    trustedProxies: parseTrustedProxies(deps.trustedProxies ?? ''),
+    trustedProxies,
   });
 
   const endpoints: EndpointPaths = {
@@ -239,7 +243,7 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     clock,
     sessions: stores.sessions,
     consents: stores.consents,
-    events: deps.metrics ? observedEvents(stores.events, deps.metrics) : stores.events,
+    events: observedEvents(stores.events, deps),
     authenticator:
       settings.authenticator ??
       createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
@@ -258,12 +262,31 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
   });
 }
 
-/** The authentication log, also counted in the metrics as each event is written. */
-function observedEvents(events: AuthenticationEventLog, metrics: Pick<Metrics, 'psuEvent'>): AuthenticationEventLog {
+/**
+ * The authentication log (RTS art. 29, in the database), also written to the log a SIEM reads and
+ * counted in the metrics. The PSU appears there only as a keyed pseudonym (HMAC-SHA256 under
+ * LOG_PSEUDONYM_KEY): the same PSU gives the same value, and the log alone does not name them.
+ */
+function observedEvents(
+  events: AuthenticationEventLog,
+  deps: Pick<AppDeps, 'logger' | 'metrics' | 'logPseudonymKey'>,
+): AuthenticationEventLog {
+  const key = deps.logPseudonymKey ?? randomBytes(32);
+  const pseudonym = (psuId: string) => createHmac('sha256', key).update(psuId).digest('base64url').slice(0, 22);
   return {
     async record(event) {
       await events.record(event);
-      metrics.psuEvent(event);
+      deps.metrics?.psuEvent(event);
+      const line = {
+        psu_event: event.event,
+        session_id: event.sessionId,
+        ...(event.psuId ? { psu: pseudonym(event.psuId) } : {}),
+        ...(event.clientId ? { client_id: event.clientId } : {}),
+      };
+      const log = requestLogger() ?? deps.logger;
+      if (event.event === 'psu.locked') log.warn(line, 'psu locked');
+      else if (event.event.endsWith('.failed')) log.warn(line, 'psu authentication failed');
+      else log.info(line, 'psu authentication');
     },
   };
 }

@@ -116,6 +116,13 @@ export const settings = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('Minimum level of the JSON log lines written to standard output.'),
+  LOG_PSEUDONYM_KEY: z
+    .string()
+    .min(32)
+    .optional()
+    .describe(
+      'Secret (at least 32 characters) keying the HMAC that pseudonymises PSU ids in the logs. Unset: a random key per process, so pseudonyms match only within one run; set it (the same on every instance) to follow a PSU across restarts.',
+    ),
   ACCESS_TOKEN_SIGNING_ALG: z
     .enum(SIGNING_ALGS)
     .default('EdDSA')
@@ -254,6 +261,7 @@ export interface Config {
   logLevel: Settings['LOG_LEVEL'];
   keyEncryptionKey: string | undefined;
   keyEncryptionKeyFile: string | undefined;
+  logPseudonymKey: string | undefined;
   signingAlg: Settings['ACCESS_TOKEN_SIGNING_ALG'];
   signingThreads: number;
   /** Seconds. */
@@ -372,6 +380,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: s.LOG_LEVEL,
     keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
     keyEncryptionKeyFile: s.KEY_ENCRYPTION_KEY_FILE && resolve(cwd, s.KEY_ENCRYPTION_KEY_FILE),
+    logPseudonymKey: s.LOG_PSEUDONYM_KEY,
     signingAlg: s.ACCESS_TOKEN_SIGNING_ALG,
     signingThreads: s.ACCESS_TOKEN_SIGNING_THREADS ?? (availableParallelism() > 1 ? 1 : 0),
     accessTokenTtl: s.ACCESS_TOKEN_TTL,

@@ -153,6 +153,7 @@ async function start(
   const psuBaseUrl = config.psu ? (config.psu.baseUrl ?? `https://localhost:${psuListener.port}`) : issuer;
   const app = createApp({
     metrics,
+    logPseudonymKey: config.logPseudonymKey,
     issuer,
     psuBaseUrl,
     mode: config.mode,
