@@ -75,7 +75,12 @@ test('a production flow: request ids, errors, TPP identity, PSU events, and not 
   const secrets: Record<string, string> = { password: PASSWORD };
   try {
     let out = '';
-    const io = { out: (t: string) => void (out += t), readStdin: async () => `${PASSWORD}\n` };
+    const io = {
+      out: (t: string) => {
+        out += t;
+      },
+      readStdin: async () => `${PASSWORD}\n`,
+    };
     await psuCommandWith(
       ['add', '--username', 'jdupont', '--name', 'Jean Dupont', '--password-stdin', '--json'],
       config,
