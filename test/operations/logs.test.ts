@@ -60,6 +60,7 @@ async function loggedServer(dataDir: string) {
   const s: TestServer = {
     server,
     url: server.url,
+    psuUrl: server.psuUrl,
     dataDir,
     caPem,
     get: (path, options = {}) => request(`${server.url}${path}`, { ca: caPem, ...options }),
@@ -118,7 +119,7 @@ test('a production flow: request ids, errors, TPP identity, PSU events, and not 
     const cookie = sessionCookie(page);
     const submit = async (fields: Record<string, string>) => {
       const { action, csrf } = formOf(page.text);
-      return request(`${s.url}${action}`, {
+      return request(new URL(action, s.psuUrl).toString(), {
         ca: s.caPem,
         method: 'POST',
         headers: { cookie },
@@ -126,7 +127,7 @@ test('a production flow: request ids, errors, TPP identity, PSU events, and not 
       });
     };
     const go = async (path: string) => {
-      page = await request(`${s.url}${path}`, { ca: s.caPem, headers: { cookie } });
+      page = await request(new URL(path, s.psuUrl).toString(), { ca: s.caPem, headers: { cookie } });
       return page;
     };
     const attempt = async (password: string, otp: string) => {
