@@ -45,12 +45,43 @@ export type ClientInformation = KnownFields<components['schemas']['ClientInforma
   [K in `${LocalizableField}#${string}`]?: string;
 };
 
+/**
+ * RFC 9396 `payment_initiation` as granted (scope pisp): the payment the PSU authorised, the
+ * account they paid from (`debtorAccount`) and the bank's `payment_hash`.
+ */
+export type AuthorizationDetails = components['schemas']['AuthorizationDetails'];
+export type PaymentInitiationDetail = AuthorizationDetails[number];
+
 export interface TokenResponse {
   access_token: string;
   token_type: string;
   expires_in: number;
   scope: string;
   refresh_token?: string;
+  /** Scope pisp only. */
+  authorization_details?: AuthorizationDetails;
+}
+
+/**
+ * A PISP's redirect for a payment: the bank's `_links.consentApproval.href` (which already names
+ * the client, scope pisp and the payment) with `redirect_uri`, a random `state` (unless given) and
+ * a PKCE S256 challenge appended. Keep `state` and `codeVerifier` for the callback and exchangeCode.
+ */
+export async function paymentRedirect(
+  consentApprovalHref: string,
+  params: { redirectUri: string; state?: string },
+): Promise<PreparedAuthorization> {
+  const url = new URL(consentApprovalHref);
+  for (const name of ['redirect_uri', 'state', 'code_challenge', 'code_challenge_method']) {
+    if (url.searchParams.has(name)) throw new TypeError(`the consentApproval href already carries ${name}`);
+  }
+  const { codeVerifier, codeChallenge } = await createPkce();
+  const state = params.state ?? randomToken(16);
+  url.searchParams.set('redirect_uri', params.redirectUri);
+  url.searchParams.set('state', state);
+  url.searchParams.set('code_challenge', codeChallenge);
+  url.searchParams.set('code_challenge_method', 'S256');
+  return { url: url.toString(), state, codeVerifier };
 }
 
 /** An OAuth error answered by the server (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 6750 §3.1). */

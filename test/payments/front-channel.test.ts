@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
+import { paymentRedirect } from '../../sdk/index.ts';
 import { type Bank, type PaymentRequest, startBank } from '../support/bank.ts';
 import { sql } from '../support/grants.ts';
 import { type HttpResponse, request } from '../support/https.ts';
@@ -60,14 +61,9 @@ describe('payments through the OAuth redirect (sandbox)', () => {
 
   /** The PISP's side: PKCE and state, the redirect, then the code exchange with oauth4webapi. */
   async function authorise(href: string, choose: (page: HttpResponse) => Record<string, string>) {
-    const { codeVerifier, codeChallenge } = pkce();
-    const state = oauth.generateRandomState();
-    const page = await openPage(s, href, {
-      redirect_uri: REDIRECT_URI,
-      state,
-      code_challenge: codeChallenge,
-      code_challenge_method: 'S256',
-    });
+    // The SDK's helper turns the href into the redirect, PKCE and state included.
+    const { url, state, codeVerifier } = await paymentRedirect(href, { redirectUri: REDIRECT_URI });
+    const page = await request(url, { ca: s.caPem, headers: { 'accept-language': 'en' } });
     assert.equal(page.status, 200, page.text);
     const res = await submit(s, page, {
       decision: 'approve',

@@ -52,8 +52,14 @@ describe('payments in production mode: login, then the code on the payment page'
   before(async () => {
     const started = await startProductionServer({ PSU_LOCKOUT_DURATION: '600' });
     ({ server: s, dataDir } = started);
-    const io = { out: (t: string) => void (out += t), readStdin: async () => `${PASSWORD}\n` };
     let out = '';
+    const io = {
+      out: (t: string) => {
+        out += t;
+      },
+      readStdin: async () => `${PASSWORD}
+`,
+    };
     await psuCommandWith(['add', '--username', 'payer', '--name', 'Payer', '--password-stdin'], started.config, io);
     secret = /^totp_secret: (\w+)$/m.exec(out)![1]!;
     await accountCommandWith(

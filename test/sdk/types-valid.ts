@@ -1,5 +1,11 @@
 // Compile-time only (`npm run typecheck`): calls a TPP developer should be able to write. Never run.
-import { type ClientMetadata, createTppClient, OAuthError } from '../../sdk/index.ts';
+import {
+  type ClientMetadata,
+  createTppClient,
+  OAuthError,
+  type PaymentInitiationDetail,
+  paymentRedirect,
+} from '../../sdk/index.ts';
 
 export async function validCalls(): Promise<void> {
   const tpp = createTppClient({ baseUrl: 'https://localhost:8443', cert: '', key: '', ca: '' });
@@ -25,6 +31,20 @@ export async function validCalls(): Promise<void> {
     lang: 'en',
   });
   await tpp.pushAuthorizationRequest({ clientId: client.client_id, redirectUri: url, scope: 'cbpii', state });
+  const payment = await paymentRedirect('https://localhost:8443/authorize?client_id=c', {
+    redirectUri: 'https://pisp.example/cb',
+  });
+  const paid = await tpp.exchangeCode({
+    clientId: 'c',
+    code: 'c',
+    redirectUri: payment.url,
+    codeVerifier: payment.codeVerifier,
+  });
+  const detail: PaymentInitiationDetail | undefined = paid.authorization_details?.[0];
+  const amount: string | undefined = detail?.instructedAmount.amount;
+  const hash: string | undefined = detail?.payment_hash;
+  const debtor: string | undefined = detail?.debtorAccount?.iban;
+  void [amount, hash, debtor];
   const tokens = await tpp.exchangeCode({
     clientId: client.client_id,
     code: 'c',
