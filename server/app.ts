@@ -155,7 +155,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   mountIntrospection(app, { ...tokenStores, resourceServers: deps.stores.resourceServers });
   mountPsuSide(app, deps, authenticate);
   mountPaymentAuthorizations(app, {
-    issuer: deps.issuer,
+    authorizationEndpoint: `${deps.psuBaseUrl ?? deps.issuer}${endpoints.authorization_endpoint}`,
     clients: deps.stores.clients,
     payments: deps.stores.payments,
     resourceServers: deps.stores.resourceServers,

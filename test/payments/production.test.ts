@@ -33,7 +33,7 @@ class Browser {
   }
   async post(fields: Record<string, string>) {
     const { action, csrf } = formOf(this.page.text);
-    return request(`${this.s.url}${action}`, {
+    return request(`${this.s.psuUrl}${action}`, {
       ca: this.s.caPem,
       method: 'POST',
       headers: { cookie: this.cookie },
@@ -89,7 +89,9 @@ describe('payments in production mode: login, then the code on the payment page'
       creditorName: 'Boulangerie Martin',
       creditorAccount: { iban: 'FR7630004000031234567890143' },
     });
-    const url = new URL(consentApprovalHref.replace(s.server.issuer, s.url));
+    const href = new URL(consentApprovalHref);
+    // The PSU listener's public base (PSU_BASE_URL) is not where the test reaches it.
+    const url = new URL(`${href.pathname}${href.search}`, s.psuUrl);
     for (const [k, v] of Object.entries({
       redirect_uri: REDIRECT,
       state,
@@ -104,7 +106,7 @@ describe('payments in production mode: login, then the code on the payment page'
     const next = await browser.post({ username: 'payer', password: PASSWORD });
     assert.equal(next.status, 303);
     assert.match(next.header('location')!, new RegExp(`^/${lang}/authorize/payment$`));
-    const page = await browser.go(`${s.url}${next.header('location')}`);
+    const page = await browser.go(`${s.psuUrl}${next.header('location')}`);
     assert.equal(page.status, 200, page.text);
     return { browser, page, authorizationId };
   }
@@ -149,7 +151,7 @@ describe('payments in production mode: login, then the code on the payment page'
       (await bank.call('GET', `/payment-authorizations/${authorizationId}`)).json().status,
       'awaiting_authorisation',
     );
-    const again = await browser.go(`${s.url}${res.header('location')}`);
+    const again = await browser.go(`${s.psuUrl}${res.header('location')}`);
     assert.match(again.text, /Authentication failed/);
   });
 });

@@ -18,7 +18,8 @@ import type { PaymentAuthorizationRecord, PaymentAuthorizationStatus, PaymentAut
 export const PAYMENT_INITIATION = 'payment_initiation' as const;
 
 export interface BackChannelDeps {
-  issuer: string;
+  /** The authorization endpoint as the metadata names it (on the PSU listener when there is one). */
+  authorizationEndpoint: string;
   clients: Pick<ClientStore, 'find'>;
   payments: PaymentAuthorizationStore;
   /** PAYMENT_AUTHORIZATION_TTL in seconds. */
@@ -50,10 +51,10 @@ export function effectiveStatus(record: PaymentAuthorizationRecord, now: number)
 
 /** The authorization endpoint with everything but the four parameters the PISP adds. */
 export function consentApprovalHref(
-  issuer: string,
+  authorizationEndpoint: string,
   record: Pick<PaymentAuthorizationRecord, 'clientId' | 'authorizationId'>,
 ) {
-  const url = new URL(`${issuer}/authorize`);
+  const url = new URL(authorizationEndpoint);
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('client_id', record.clientId);
   url.searchParams.set('scope', 'pisp');
@@ -64,7 +65,11 @@ export function consentApprovalHref(
   return url.toString();
 }
 
-export function view(issuer: string, record: PaymentAuthorizationRecord, now: number): PaymentAuthorizationView {
+export function view(
+  authorizationEndpoint: string,
+  record: PaymentAuthorizationRecord,
+  now: number,
+): PaymentAuthorizationView {
   return {
     authorization_id: record.authorizationId,
     client_id: record.clientId,
@@ -73,7 +78,7 @@ export function view(issuer: string, record: PaymentAuthorizationRecord, now: nu
     status: effectiveStatus(record, now),
     payment_hash: record.paymentHash,
     payment: record.payment,
-    consent_approval_href: consentApprovalHref(issuer, record),
+    consent_approval_href: consentApprovalHref(authorizationEndpoint, record),
     expires_at: new Date(record.expiresAt).toISOString(),
     ...(record.debtorAccount ? { debtorAccount: record.debtorAccount } : {}),
     ...(record.scaAt === null ? {} : { sca_at: new Date(record.scaAt).toISOString() }),
@@ -167,7 +172,7 @@ export async function registerPayment(
       'this payment_request_resource_id and action are registered with another payment: register a new resource id',
     );
   }
-  return { created, view: view(deps.issuer, record, now) };
+  return { created, view: view(deps.authorizationEndpoint, record, now) };
 }
 
 async function owned(deps: BackChannelDeps, resourceServerId: string, authorizationId: string) {
@@ -180,7 +185,7 @@ async function owned(deps: BackChannelDeps, resourceServerId: string, authorizat
 }
 
 export async function readPayment(deps: BackChannelDeps, resourceServerId: string, id: string, now: number) {
-  return view(deps.issuer, await owned(deps, resourceServerId, id), now);
+  return view(deps.authorizationEndpoint, await owned(deps, resourceServerId, id), now);
 }
 
 /** The PISP confirmed: the authorisation is used once; its access token turns inactive. */
@@ -190,7 +195,7 @@ export async function consumePayment(deps: BackChannelDeps, resourceServerId: st
     const current = (await deps.payments.find(id)) ?? record;
     throw new OAuthError('conflict', `the payment authorization is ${effectiveStatus(current, now)}, not authorised`);
   }
-  return view(deps.issuer, { ...record, status: 'consumed', updatedAt: now }, now);
+  return view(deps.authorizationEndpoint, { ...record, status: 'consumed', updatedAt: now }, now);
 }
 
 /** The bank dropped the payment: a PSU still on the page ends in access_denied, tokens inactive. */
