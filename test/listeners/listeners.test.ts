@@ -134,6 +134,7 @@ describe('listener settings', () => {
       TLS_CERT: 'c.pem',
       TLS_KEY: 'k.pem',
       TRUST_ANCHORS: 'a.pem',
+      KEY_ENCRYPTION_KEY_FILE: 'kek',
     };
     assert.throws(() => loadConfig(base), /PSU_PORT is required in production mode/);
     assert.throws(() => loadConfig({ ...base, PSU_PORT: '8444' }), /PSU_BASE_URL is required/);

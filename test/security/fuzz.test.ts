@@ -4,7 +4,7 @@
 // API can see. Deterministic (a seeded generator), bounded (a fixed number of requests).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type HttpResponse, request } from '../support/https.ts';
+import type { HttpResponse } from '../support/https.ts';
 import { addResourceServer, introspector } from '../support/oauth-tpp.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp, type Tpp } from '../support/tpp.ts';
