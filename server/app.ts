@@ -203,6 +203,8 @@ export function openApiConfig(issuer: string) {
 }
 
 export interface AuthorizationSettings {
+  /** IANA zone of the times on the PSU pages; default Europe/Paris. */
+  timeZone?: string;
   /** Default 300 (RTS art. 4(3)(d)). */
   sessionInactivitySeconds?: number;
   /** Default 1800. */
@@ -259,6 +261,7 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     psus: stores.psus,
     journey,
     clock,
+    timeZone: settings.timeZone ?? 'Europe/Paris',
   });
 }
 

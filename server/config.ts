@@ -185,6 +185,12 @@ export const settings = z.object({
     .describe(
       'Seconds of inactivity after which a PSU session on the authorization pages ends (RTS art. 4(3)(d): at most 5 minutes).',
     ),
+  BANK_TIME_ZONE: z
+    .string()
+    .trim()
+    .default('Europe/Paris')
+    .refine(isTimeZone, { message: 'not an IANA time zone (e.g. Europe/Paris)' })
+    .describe('IANA time zone in which the PSU pages show times (the end of a lockout), named beside them.'),
   PSU_LOCKOUT_DURATION: z.coerce
     .number()
     .int()
@@ -226,6 +232,15 @@ export const settings = z.object({
 });
 
 export type Settings = z.infer<typeof settings>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone !== '';
+  } catch {
+    return false;
+  }
+}
 
 export interface Config {
   port: number;
@@ -277,6 +292,8 @@ export interface Config {
   psuSessionInactivity: number;
   /** Seconds. */
   psuLockoutDuration: number;
+  /** IANA zone of the times on the PSU pages. */
+  bankTimeZone: string;
   cbpiiConsentDays: number;
   /** Seconds. */
   authorizationCodeTtl: number;
@@ -390,6 +407,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     purgeRetention: s.PURGE_RETENTION,
     psuSessionInactivity: s.PSU_SESSION_INACTIVITY,
     psuLockoutDuration: s.PSU_LOCKOUT_DURATION,
+    bankTimeZone: s.BANK_TIME_ZONE,
     cbpiiConsentDays: s.CBPII_CONSENT_DAYS,
     authorizationCodeTtl: s.AUTHORIZATION_CODE_TTL,
     parExpiresIn: s.PAR_EXPIRES_IN,

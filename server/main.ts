@@ -171,6 +171,7 @@ async function start(
     authorization: {
       sessionInactivitySeconds: config.psuSessionInactivity,
       lockoutSeconds: config.psuLockoutDuration,
+      timeZone: config.bankTimeZone,
       cbpiiConsentDays: config.cbpiiConsentDays,
       codeTtlSeconds: config.authorizationCodeTtl,
       parExpiresInSeconds: config.parExpiresIn,

@@ -54,7 +54,7 @@ function accountChoice(lang: Lang, account: PsuAccount, checked: boolean, person
   const id = `account-${account.accountId}`;
   return html`<div class="choice">
 <input type="checkbox" name="account" id="${id}" value="${account.accountId}"${persona ? html` data-persona="${persona}"` : ''}${checked ? ' checked' : ''}>
-<label for="${id}">${t(lang, `account.${account.type}` as MessageKey)} · ${account.name} <span class="iban">${account.iban} (${account.currency})</span></label>
+<label for="${id}">${t(lang, `account.${account.type}` as MessageKey)} · ${account.name} <span class="iban">${groupIban(account.iban)} (${account.currency})</span></label>
 </div>`;
 }
 

@@ -29,7 +29,7 @@ const en = {
   'login.password': 'Password',
   'login.submit': 'Continue',
   'login.failed': 'Authentication failed. Check your details and try again.',
-  'login.locked': 'Too many failed attempts: access is blocked until {time} (UTC).',
+  'login.locked': 'Too many failed attempts: access is blocked until {time} ({zone}).',
   'otp.code': 'One-time code from your authenticator app (6 digits)',
   'otp.submit': 'Confirm',
   'otp.help': 'Open your authenticator app and type the code shown for this bank.',
@@ -91,7 +91,7 @@ const fr: Record<MessageKey, string> = {
   'login.password': 'Mot de passe',
   'login.submit': 'Continuer',
   'login.failed': 'L’authentification a échoué. Vérifiez vos informations et réessayez.',
-  'login.locked': 'Trop de tentatives échouées : l’accès est bloqué jusqu’à {time} (UTC).',
+  'login.locked': 'Trop de tentatives échouées : l’accès est bloqué jusqu’à {time} ({zone}).',
   'otp.code': 'Code à usage unique de votre application d’authentification (6 chiffres)',
   'otp.submit': 'Confirmer',
   'otp.help': 'Ouvrez votre application d’authentification et saisissez le code affiché pour cette banque.',
@@ -154,4 +154,13 @@ export function negotiateLang(uiLocales: string | undefined, acceptLanguage: str
     .sort((a, b) => b.q - a.q || a.index - b.index);
   for (const entry of ranked) if (isLang(entry.base)) return entry.base;
   return 'fr';
+}
+
+/** An instant as the PSU reads it: date and time in the bank's zone, in the page's language. */
+export function formatInstant(ms: number, lang: Lang, timeZone: string): string {
+  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', {
+    timeZone,
+    dateStyle: 'short',
+    timeStyle: 'short',
+  }).format(new Date(ms));
 }

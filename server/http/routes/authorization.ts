@@ -13,7 +13,7 @@ import {
   sandboxPage,
   type TppDisplay,
 } from '../../pages/authorize.ts';
-import { isLang, type Lang, type MessageKey, negotiateLang, t } from '../../pages/i18n.ts';
+import { formatInstant, isLang, type Lang, type MessageKey, negotiateLang, t } from '../../pages/i18n.ts';
 import {
   authorizationResponseUrl,
   checkAuthorizationRequest,
@@ -63,6 +63,8 @@ export interface AuthorizationRouteDeps {
   journey: PsuJourney;
   /** The clock the journey uses, for the request checks (PAR expiry). */
   clock: () => number;
+  /** IANA zone of the times the pages show (BANK_TIME_ZONE). */
+  timeZone: string;
 }
 
 /** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1). */
@@ -285,7 +287,7 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
       const { lang } = c.req.valid('param');
       const { retry, until } = c.req.valid('query');
       const outcome = await journey.view(sessionSecret(c), 'login');
-      return answer(c, lang, outcome, loginNotice(lang, retry, until));
+      return answer(c, lang, outcome, loginNotice(lang, retry, until, deps.timeZone));
     },
     pageValidation,
   );
@@ -368,10 +370,10 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
 }
 
 /** The login page's single failure message; a lock's end as the server's query gave it. */
-function loginNotice(lang: Lang, retry: 'failed' | 'locked' | undefined, until: string | undefined) {
+function loginNotice(lang: Lang, retry: 'failed' | 'locked' | undefined, until: string | undefined, timeZone: string) {
   if (retry === 'failed') return t(lang, 'login.failed');
   if (retry !== 'locked') return undefined;
   const ms = until && /^\d{1,16}$/.test(until) ? Number(until) : Number.NaN;
-  const time = ms <= MAX_DATE_MS ? new Date(ms).toISOString().slice(0, 16).replace('T', ' ') : '';
-  return t(lang, 'login.locked', { time });
+  const time = ms <= MAX_DATE_MS ? formatInstant(ms, lang, timeZone) : '';
+  return t(lang, 'login.locked', { time, zone: timeZone });
 }
