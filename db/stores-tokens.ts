@@ -13,6 +13,7 @@ import type {
   ResourceServerStore,
   RevokedAccessTokenStore,
 } from '../server/protocol/token/ports.ts';
+import { CACHE_NAMES } from './change-feed.ts';
 import type { Commit } from './group-commit.ts';
 import type { ReadCaches } from './read-cache.ts';
 import {
@@ -150,11 +151,12 @@ function grantStore(db: Db, commit: Commit): GrantStore {
 }
 
 // Introspection asks about every token it sees, most of them many times: answers are cached, "not
-// revoked" included, and revoke() records its answer in the same call (read-cache.ts).
+// revoked" included (for at most the caches' maximum age, and dropped by the change feed when
+// another process revokes it), and revoke() records its answer in the same call (read-cache.ts).
 const REVOKED_CACHE_SIZE = 100_000;
 
 function revokedAccessTokenStore(db: Db, caches: ReadCaches, commit: Commit): RevokedAccessTokenStore {
-  const cache = caches.create<boolean>(REVOKED_CACHE_SIZE, 'revoked_jti');
+  const cache = caches.create<boolean>(CACHE_NAMES.revokedAccessTokens, REVOKED_CACHE_SIZE);
   const findRevoked = db
     .select({ jti: revokedAccessTokens.jti })
     .from(revokedAccessTokens)
@@ -181,10 +183,12 @@ function revokedAccessTokenStore(db: Db, caches: ReadCaches, commit: Commit): Re
   };
 }
 
+const RESOURCE_SERVER_CACHE_SIZE = 1_000;
+
 function resourceServerStore(db: Db, caches: ReadCaches, commit: Commit): ResourceServerStore {
   // Every introspection authenticates its caller; resource servers change through the CLI, that is
   // from another process, which the cache notices (read-cache.ts).
-  const cache = caches.create<ResourceServerRecord | null>(1_000, 'resource_server');
+  const cache = caches.create<ResourceServerRecord | null>(CACHE_NAMES.resourceServers, RESOURCE_SERVER_CACHE_SIZE);
   const findEnabled = db
     .select()
     .from(resourceServers)

@@ -21,6 +21,7 @@ import type {
   OperatorActor,
 } from '../server/protocol/registration/ports.ts';
 import type { SecretSealer } from '../server/protocol/secret-sealer.ts';
+import { CACHE_NAMES, sqliteChangeFeed } from './change-feed.ts';
 import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCache } from './read-cache.ts';
 import { auditEvents, clients, grants, healthProbe, signingKeys } from './schema.ts';
@@ -49,10 +50,14 @@ export interface StoreOptions {
 }
 
 export function createSqliteStores(db: Db, observer?: StorageObserver, options: StoreOptions = {}): Stores {
-  const caches = createReadCaches(db, observer);
+  const dataVersion = db.$client.prepare('PRAGMA data_version').pluck();
+  const caches = createReadCaches(
+    sqliteChangeFeed(() => dataVersion.get()),
+    { observer },
+  );
   const commit = createGroupCommit(db.$client, observer);
   // Every token and introspection request reads its client (read-cache.ts).
-  const clientCache = caches.create<ClientRecord>(CLIENT_CACHE_SIZE, 'client');
+  const clientCache = caches.create<ClientRecord>(CACHE_NAMES.clients, CLIENT_CACHE_SIZE);
   const secrets = secretsWith(options.sealer);
   return {
     signingKeys: signingKeyStore(db, commit, secrets),

@@ -62,7 +62,18 @@ export const settings = z.object({
     .trim()
     .min(1)
     .optional()
-    .describe('The SQLite database file (a path or `file:` URL). Default `$DATA_DIR/psd2-oauth.db`.'),
+    .describe(
+      'The database. `postgres://…` or `postgresql://…` selects PostgreSQL 15+ (several instances may share it); anything else is a SQLite file (a path or `file:` URL). Default `$DATA_DIR/psd2-oauth.db`.',
+    ),
+  POSTGRES_POOL_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(10)
+    .describe(
+      'PostgreSQL only: connections each instance keeps to the database (one more is held for change notifications).',
+    ),
   TLS_CERT: optionalPath.describe(
     'PEM file of the server certificate (with its chain). In sandbox mode, when absent, a localhost certificate is generated into `DATA_DIR` on first start.',
   ),
@@ -262,7 +273,8 @@ export interface Config {
   issuer: string | undefined;
   mode: 'sandbox' | 'production';
   dataDir: string;
-  databasePath: string;
+  /** SQLite file, or a PostgreSQL URL (DATABASE_URL=postgres://…). */
+  database: DatabaseSetting;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   /** OpenSSL TLS 1.2 suite list; undefined: the FAPI list. */
@@ -303,6 +315,14 @@ export interface Config {
   paymentAuthorizationTtl: number;
 }
 
+export type DatabaseSetting =
+  | { kind: 'sqlite'; path: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      poolSize: number;
+    };
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -328,7 +348,7 @@ function parseSettings<S extends z.ZodObject>(schema: S, env: Record<string, str
 /** What a command that only works on the database reads: no TLS file, no issuer is required. */
 export type StorageConfig = Pick<
   Config,
-  'mode' | 'dataDir' | 'databasePath' | 'issuer' | 'keyEncryptionKey' | 'keyEncryptionKeyFile'
+  'mode' | 'dataDir' | 'database' | 'issuer' | 'keyEncryptionKey' | 'keyEncryptionKeyFile'
 >;
 
 export function loadStorageConfig(env: Record<string, string | undefined>, cwd = process.cwd()): StorageConfig {
@@ -337,6 +357,7 @@ export function loadStorageConfig(env: Record<string, string | undefined>, cwd =
       MODE: true,
       DATA_DIR: true,
       DATABASE_URL: true,
+      POSTGRES_POOL_SIZE: true,
       ISSUER: true,
       KEY_ENCRYPTION_KEY: true,
       KEY_ENCRYPTION_KEY_FILE: true,
@@ -347,7 +368,7 @@ export function loadStorageConfig(env: Record<string, string | undefined>, cwd =
   return {
     mode: s.MODE,
     dataDir,
-    databasePath: databasePath(s.DATABASE_URL, dataDir, cwd),
+    database: databaseSetting(s.DATABASE_URL, s.POSTGRES_POOL_SIZE, dataDir, cwd),
     issuer: s.ISSUER?.replace(/\/+$/, ''),
     // Read only by the commands that touch a sealed secret (server/cli/stores.ts).
     keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
@@ -385,7 +406,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     issuer: s.ISSUER?.replace(/\/+$/, ''),
     mode: s.MODE,
     dataDir,
-    databasePath: databasePath(s.DATABASE_URL, dataDir, cwd),
+    database: databaseSetting(s.DATABASE_URL, s.POSTGRES_POOL_SIZE, dataDir, cwd),
     tlsCert: s.TLS_CERT && resolve(cwd, s.TLS_CERT),
     tlsKey: s.TLS_KEY && resolve(cwd, s.TLS_KEY),
     tlsCiphers: s.TLS_CIPHERS,
@@ -417,15 +438,24 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   return config;
 }
 
-function databasePath(url: string | undefined, dataDir: string, cwd: string): string {
-  if (!url) return join(dataDir, 'psd2-oauth.db');
-  if (/^postgres(ql)?:/i.test(url)) {
-    throw new ConfigError(
-      `invalid configuration:\n  DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path`,
-    );
+function databaseSetting(url: string | undefined, poolSize: number, dataDir: string, cwd: string): DatabaseSetting {
+  if (!url) return { kind: 'sqlite', path: join(dataDir, 'psd2-oauth.db') };
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    if (!URL.canParse(url)) {
+      throw new ConfigError('invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', url, poolSize };
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/i, '');
-  return isAbsolute(path) ? path : resolve(cwd, path);
+  return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+}
+
+/** The database as a log line may show it: a PostgreSQL URL without its password. */
+export function describeDatabase(database: DatabaseSetting): string {
+  if (database.kind === 'sqlite') return database.path;
+  const url = new URL(database.url);
+  if (url.password) url.password = '***';
+  return url.toString();
 }
 
 /** Production refuses every sandbox convenience, and says at once everything that is missing. */

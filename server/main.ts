@@ -7,7 +7,7 @@ import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
 import { createAdminApp, startAdminListener } from './admin.ts';
 import { type AuthorizationSettings, createApp } from './app.ts';
-import type { Config } from './config.ts';
+import { type Config, describeDatabase } from './config.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { createReadiness } from './http/routes/health.ts';
 import { createSecretSealer, loadKek } from './key-encryption.ts';
@@ -91,11 +91,15 @@ async function start(
 
   // Collected only for the admin listener: without it, nothing is measured.
   const metrics = config.adminPort === undefined ? undefined : createMetrics();
-  // In production a corrupt file is refused before anything is served (PRAGMA quick_check).
-  const database = openDatabase(config.databasePath, databaseSetting(config), {
+  // In production a corrupt SQLite file is refused before anything is served (PRAGMA quick_check).
+  const database = await openDatabase(config.database, databaseSetting(config), {
     integrityCheck: config.mode === 'production',
     observer: metrics?.storage,
     sealer,
+    onFeedState: (state, err) =>
+      state === 'lost'
+        ? logger.warn({ err }, 'change notifications lost: caches bypassed until they are back')
+        : logger.info('change notifications listening'),
   });
   opened.push(() => database.close());
   const stores = database.stores;
@@ -203,7 +207,7 @@ async function start(
       issuer,
       mode: config.mode,
       listeners: listeners.map((l) => ({ role: l.role, host: l.host, port: l.port })),
-      database: config.databasePath,
+      database: describeDatabase(config.database),
     },
     'listening',
   );
@@ -223,7 +227,7 @@ async function start(
         void admin?.close();
         await Promise.all(listeners.map((l) => l.close()));
         void keys.close();
-        database.close();
+        await database.close().catch((err: unknown) => logger.error({ err }, 'closing the database failed'));
         logger.info('stopped');
         flushLog();
       })();
@@ -253,7 +257,10 @@ function loadPsuTls(psu: NonNullable<Config['psu']>): { cert: string; key: strin
 
 /** The setting that chose the database file, for start-up messages. */
 function databaseSetting(config: Config): string {
-  return config.databasePath === join(config.dataDir, 'psd2-oauth.db') ? 'DATA_DIR' : 'DATABASE_URL';
+  const { database } = config;
+  return database.kind === 'sqlite' && database.path === join(config.dataDir, 'psd2-oauth.db')
+    ? 'DATA_DIR'
+    : 'DATABASE_URL';
 }
 
 /** The PEM bundle of accepted client-certificate issuers; sandbox mode adds its own CA. */

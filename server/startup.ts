@@ -6,6 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { openSqlite } from '../db/sqlite.ts';
 import { createSqliteStores, type Stores } from '../db/stores.ts';
+import type { DatabaseSetting } from './config.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
 import type { StorageObserver } from './protocol/operations/ports.ts';
 import type { SecretSealer } from './protocol/secret-sealer.ts';
@@ -49,22 +50,58 @@ export function databaseProblem(err: unknown, path: string, setting: string): Op
   return undefined;
 }
 
+/** A PostgreSQL server that cannot be reached or refuses us, as the operator should read it. */
+export function postgresProblem(err: unknown, setting: string): OperatorError | undefined {
+  const c = code(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (c === 'ECONNREFUSED' || c === 'ENOTFOUND' || c === 'EAI_AGAIN' || c === 'ETIMEDOUT' || c === 'CONNECT_TIMEOUT') {
+    return new OperatorError(
+      EXIT.io,
+      `${setting}: PostgreSQL cannot be reached (${c}): check the host, the port and that it runs`,
+    );
+  }
+  // 28P01 invalid password, 28000 no such role, 3D000 no such database, 42501 insufficient privilege.
+  if (c === '28P01' || c === '28000' || c === '3D000' || c === '42501') {
+    return new OperatorError(EXIT.config, `${setting}: PostgreSQL refused the connection (${c}): ${message}`);
+  }
+  return undefined;
+}
+
 export interface OpenedDatabase {
   stores: Stores;
-  /** The underlying better-sqlite3 handle (backup, integrity checks). */
-  client: ReturnType<typeof openSqlite>['$client'];
-  close(): void;
+  /** The underlying better-sqlite3 handle (integrity checks); absent on PostgreSQL. */
+  client?: ReturnType<typeof openSqlite>['$client'];
+  close(): Promise<void>;
 }
 
 /**
  * Opens the database, applies the migrations and, with `integrityCheck`, runs `PRAGMA quick_check`
  * (production start-up: a corrupt file is refused before anything is served).
  */
-export function openDatabase(
-  path: string,
+export async function openDatabase(
+  database: DatabaseSetting,
   setting: string,
-  options: { integrityCheck?: boolean; observer?: StorageObserver; sealer?: SecretSealer } = {},
-): OpenedDatabase {
+  options: {
+    integrityCheck?: boolean;
+    observer?: StorageObserver;
+    sealer?: SecretSealer;
+    /** PostgreSQL: the change feed's connection lost or listening again (for the log). */
+    onFeedState?: (state: 'listening' | 'lost', error?: unknown) => void;
+  } = {},
+): Promise<OpenedDatabase> {
+  if (database.kind === 'postgres') {
+    const { openDatabase: openBackend } = await import('../db/open.ts');
+    try {
+      return await openBackend(database, {
+        onFeedState: options.onFeedState,
+        observer: options.observer,
+        sealer: options.sealer,
+      });
+    } catch (err) {
+      throw postgresProblem(err, setting) ?? err;
+    }
+  }
+  const path = database.path;
   let db: ReturnType<typeof openSqlite> | undefined;
   try {
     db = openSqlite(path);
@@ -78,7 +115,9 @@ export function openDatabase(
     return {
       stores: createSqliteStores(db, options.observer, { sealer: options.sealer }),
       client,
-      close: () => client.close(),
+      async close() {
+        client.close();
+      },
     };
   } catch (err) {
     db?.$client.close();

@@ -17,10 +17,11 @@ export const backupCommand: Command = {
     description:
       'FILE must not exist. The copy is checked (PRAGMA quick_check) before it takes its name. To restore: stop\nthe server, put the copy in place of the database file (and remove its -wal and -shm files), start it.\nFor PostgreSQL use pg_dump.',
     async run(ctx) {
-      if (/^postgres(ql)?:/i.test(ctx.io.env.DATABASE_URL ?? '')) {
+      const database = ctx.storage().database;
+      if (database.kind === 'postgres') {
         throw new OperatorError(EXIT.config, 'DATABASE_URL is PostgreSQL: back it up with pg_dump (see the README)');
       }
-      const source = ctx.storage().databasePath;
+      const source = database.path;
       const target = resolve(ctx.positionals[0] as string);
       if (!existsSync(source)) {
         throw new OperatorError(EXIT.io, `${databaseSetting(ctx.io.env)}: no database at ${source}`);

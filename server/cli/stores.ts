@@ -8,11 +8,11 @@ import type { ActionContext } from './command.ts';
 export async function withDatabase<T>(ctx: ActionContext, run: (db: OpenedDatabase) => Promise<T>): Promise<T> {
   const storage = ctx.storage();
   // Signing keys and TOTP secrets are sealed; the key-encryption key is read only if one is touched.
-  const db = openDatabase(storage.databasePath, databaseSetting(ctx.io.env), { sealer: lazySecretSealer(storage) });
+  const db = await openDatabase(storage.database, databaseSetting(ctx.io.env), { sealer: lazySecretSealer(storage) });
   try {
     return await run(db);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 

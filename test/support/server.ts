@@ -2,11 +2,24 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import process from 'node:process';
 import { pino } from 'pino';
 import { loadConfig } from '../../server/config.ts';
 import { type RunningServer, startServer } from '../../server/main.ts';
 import { sandboxPaths } from '../../server/pki/sandbox-files.ts';
 import { type RequestOptions, request } from './https.ts';
+import { freshDatabase, testCluster } from './postgres.ts';
+
+/**
+ * PSD2_TEST_BACKEND=postgres runs every server test on a fresh PostgreSQL database of the test
+ * cluster (test/support/postgres.ts) instead of a SQLite file, unless the test sets DATABASE_URL.
+ */
+async function testDatabase(env: Record<string, string>): Promise<Record<string, string>> {
+  if (env.DATABASE_URL || process.env.PSD2_TEST_BACKEND !== 'postgres') return {};
+  const cluster = await testCluster();
+  if ('skip' in cluster) throw new Error(`PSD2_TEST_BACKEND=postgres: ${cluster.skip}`);
+  return { DATABASE_URL: await freshDatabase(cluster.url) };
+}
 
 export interface TestServer {
   server: RunningServer;
@@ -24,7 +37,7 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'psd2-oauth-test-'));
-  const config = loadConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', ...(await testDatabase(env)), ...env });
   const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const caPem = readFileSync(sandboxPaths(dir).caCert, 'utf8');
   const call =

@@ -1,0 +1,91 @@
+// Opening the PostgreSQL database: a pool of POSTGRES_POOL_SIZE connections (postgres.js), the
+// migrations of db/pg/migrations applied under an advisory lock (instances starting together wait
+// for the first to finish, then find nothing to do), and the notification connection of the change
+// feed. Nothing is served before the migrations are applied.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import type { StorageObserver } from '../../server/protocol/operations/ports.ts';
+import type { SecretSealer } from '../../server/protocol/secret-sealer.ts';
+import { type ChangeFeed, postgresChangeFeed } from '../change-feed.ts';
+import type { Stores } from '../stores.ts';
+import * as schema from './schema.ts';
+import { createPostgresStores, type PgDb } from './stores.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+/** pg_advisory_lock key of the migrations: "psd2oaut" read as a 64-bit integer, arbitrary but fixed. */
+export const MIGRATION_LOCK = 0x707364326f617574n;
+
+export interface PostgresDatabase {
+  db: PgDb;
+  sql: postgres.Sql;
+  feed: ChangeFeed;
+  stores: Stores;
+  close(): Promise<void>;
+}
+
+const quiet = { onnotice: () => {} };
+
+export async function migratePostgres(url: string): Promise<void> {
+  // One connection, so that the lock, the migrations and the unlock share one session (an advisory
+  // lock belongs to the session that took it).
+  const sql = postgres(url, { max: 1, idle_timeout: 0, max_lifetime: null, ...quiet });
+  try {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK.toString()}::bigint)`;
+    try {
+      await migrate(drizzle({ client: sql, schema }), { migrationsFolder: MIGRATIONS });
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK.toString()}::bigint)`;
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Migrations this build carries that the database has not applied (readiness). */
+async function pendingMigrations(sql: postgres.Sql): Promise<number> {
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
+  return journal.entries.length - (row?.n ?? 0);
+}
+
+export async function openPostgres(
+  url: string,
+  options: {
+    poolSize: number;
+    onFeedState?: (state: 'listening' | 'lost', error?: unknown) => void;
+    observer?: StorageObserver;
+    sealer?: SecretSealer;
+  },
+): Promise<PostgresDatabase> {
+  await migratePostgres(url);
+  const sql = postgres(url, { max: options.poolSize, ...quiet });
+  const db = drizzle({ client: sql, schema });
+  let feed: ChangeFeed;
+  try {
+    feed = await postgresChangeFeed(
+      (handlers) => postgres(url, { max: 1, idle_timeout: 0, max_lifetime: null, ...quiet, ...handlers }),
+      { onState: options.onFeedState },
+    );
+  } catch (error) {
+    await sql.end();
+    throw error;
+  }
+  return {
+    db,
+    sql,
+    feed,
+    stores: createPostgresStores(db, feed, {
+      pendingMigrations: () => pendingMigrations(sql),
+      observer: options.observer,
+      sealer: options.sealer,
+    }),
+    async close() {
+      await feed.close();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
