@@ -3,7 +3,11 @@
 // against it and is killed with SIGKILL at a random moment; the server restarts and every outcome
 // that was acknowledged (2xx, appended to an fsync'd journal before it counts) must still hold.
 //
-//   npm run test:crash -- [--cycles 50] [--keep]
+//   npm run test:crash -- [--cycles 50] [--database sqlite|postgres] [--keep]
+//
+// --database postgres runs the server on a fresh database of a throwaway PostgreSQL cluster
+// (test/support/postgres.ts); the integrity check is then that no code is consumed without the
+// grant its redemption created (the two are one transaction).
 //
 // Invariants checked after every restart (sampled: the newest outcomes and a random few others):
 // PRAGMA integrity_check is ok; acknowledged registrations exist and acknowledged deletions hold;
@@ -18,7 +22,9 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import postgres from 'postgres';
 import type { Pool } from 'undici';
+import { freshDatabase, startCluster } from '../test/support/postgres.ts';
 import { benchFile, type Child, NODE, startChild } from './children.ts';
 import { basic, connectionPool, type Reply, send } from './http.ts';
 import { type BenchPki, createBenchPki } from './pki.ts';
@@ -28,9 +34,16 @@ const { values: flags } = parseArgs({
   options: {
     cycles: { type: 'string', default: '50' },
     keep: { type: 'boolean', default: false },
+    database: { type: 'string', default: 'sqlite' },
   },
 });
 const CYCLES = Number(flags.cycles);
+if (flags.database !== 'sqlite' && flags.database !== 'postgres') {
+  process.stderr.write(`--database must be sqlite or postgres, not ${flags.database}\n`);
+  process.exit(64);
+}
+const cluster = flags.database === 'postgres' ? await startCluster() : undefined;
+const databaseUrl = cluster ? await freshDatabase(cluster.url) : undefined;
 const CYCLE_LIMIT_MS = 60_000;
 const WORKERS = 6;
 const REDIRECT_URI = 'https://tpp.example/cb';
@@ -83,7 +96,14 @@ async function freePort(): Promise<number> {
 
 const port = await freePort();
 const origin = `https://127.0.0.1:${port}`;
-const serverEnv = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', MODE: 'sandbox', LOG_LEVEL: 'warn' };
+const serverEnv = {
+  DATA_DIR: dataDir,
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  MODE: 'sandbox',
+  LOG_LEVEL: 'warn',
+  ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+};
 
 async function startServer(pki: BenchPki): Promise<Child> {
   const child = startChild(benchFile('../server/bin.ts'), { args: ['serve'], env: serverEnv, logFile: serverLog });
@@ -106,7 +126,18 @@ async function startServer(pki: BenchPki): Promise<Child> {
   }
 }
 
-function integrityCheck(): void {
+async function integrityCheck(): Promise<void> {
+  if (databaseUrl) {
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql`select count(*)::int as n from authorization_codes c
+        where c.consumed_at is not null and not exists (select 1 from grants g where g.grant_id = c.grant_id)`;
+      if (row?.n !== 0) throw new InvariantViolation(`${row?.n} codes consumed without their grant`);
+    } finally {
+      await sql.end();
+    }
+    return;
+  }
   // Opening read-write lets SQLite recover the WAL the killed server left, as the next start would.
   const db = new Database(join(dataDir, 'psd2-oauth.db'));
   try {
@@ -366,7 +397,7 @@ async function main(): Promise<number> {
           await server.kill();
           await Promise.all([pools.tpp.destroy(), pools.anonymous.destroy()]);
         }
-        integrityCheck();
+        await integrityCheck();
       })(),
       CYCLE_LIMIT_MS,
       `cycle ${cycle}`,
@@ -385,7 +416,7 @@ async function main(): Promise<number> {
     await Promise.all([pools.tpp.destroy(), pools.anonymous.destroy()]);
   }
   log(
-    `ok: ${CYCLES} SIGKILL cycles in ${((Date.now() - started) / 1000).toFixed(0)} s, every acknowledged outcome held`,
+    `ok (${flags.database}): ${CYCLES} SIGKILL cycles in ${((Date.now() - started) / 1000).toFixed(0)} s, every acknowledged outcome held`,
   );
   return 0;
 }
@@ -400,5 +431,6 @@ try {
 } finally {
   closeSync(journal);
   if (!flags.keep) rmSync(work, { recursive: true, force: true });
+  cluster?.stop();
 }
 process.exit(code);

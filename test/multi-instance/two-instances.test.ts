@@ -15,6 +15,7 @@ import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from '../../server/pk
 import type { Psd2Role } from '../../server/protocol/scope-policy.ts';
 import { type HttpResponse, request } from '../support/https.ts';
 import { freshDatabase, testCluster } from '../support/postgres.ts';
+import { productionEnv } from '../support/production.ts';
 import { formOf, pkce, sessionCookie, tags } from '../support/psu.ts';
 import type { TestServer } from '../support/server.ts';
 import { makeTpp, type Tpp } from '../support/tpp.ts';
@@ -50,10 +51,16 @@ function env(dataDir: string, databaseUrl: string, extra: Record<string, string>
   };
 }
 
-async function startInstance(name: string, dataDir: string, caPem: string, databaseUrl: string): Promise<Instance> {
+async function startInstance(
+  name: string,
+  dataDir: string,
+  caPem: string,
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+): Promise<Instance> {
   const port = await freePort();
   const child = spawn(process.execPath, deno ? ['run', '-A', CLI, 'serve'] : [CLI, 'serve'], {
-    env: env(dataDir, databaseUrl, { PORT: String(port) }),
+    env: env(dataDir, databaseUrl, { ...extra, PORT: String(port) }),
     stdio: 'ignore',
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -81,12 +88,17 @@ async function stopInstance(instance: Instance | undefined): Promise<void> {
 }
 
 /** `psd2-oauth …` against the shared database, as an operator would run it. */
-function cli(dataDir: string, databaseUrl: string, args: string[]): Promise<string> {
+function cli(
+  dataDir: string,
+  databaseUrl: string,
+  args: string[],
+  extra: Record<string, string> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       deno ? ['run', '-A', CLI, ...args] : [CLI, ...args],
-      { env: env(dataDir, databaseUrl) },
+      { env: env(dataDir, databaseUrl, extra) },
       (error, stdout, stderr) => (error ? reject(new Error(`${args.join(' ')}: ${stderr}`)) : resolve(String(stdout))),
     );
   });
@@ -300,5 +312,70 @@ describe('two instances on one PostgreSQL database', { skip: 'skip' in cluster ?
       });
       assert.equal(read.status, 200, `${clientId}: ${read.text}`);
     }
+  });
+});
+
+describe('two production instances: lockout across instances', {
+  skip: 'skip' in cluster ? cluster.skip : undefined,
+}, () => {
+  let dataDir: string;
+  let databaseUrl: string;
+  let production: Record<string, string>;
+  const instances: Instance[] = [];
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'psd2-oauth-two-prod-'));
+    production = { ...(await productionEnv(dataDir)), ISSUER };
+    databaseUrl = await freshDatabase((cluster as { url: string }).url);
+  });
+  after(async () => {
+    for (const instance of instances) await stopInstance(instance);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('five failed logins spread over A and B block the PSU on both', async () => {
+    const caPem = readFileSync(sandboxPaths(dataDir).caCert, 'utf8');
+    const a = await startInstance('A', dataDir, caPem, databaseUrl, production);
+    instances.push(a);
+    const b = await startInstance('B', dataDir, caPem, databaseUrl, production);
+    instances.push(b);
+    await cli(dataDir, databaseUrl, ['psu', 'add', '--username', 'spread', '--name', 'Spread'], production);
+    const tpp = await makeTpp(a as unknown as TestServer, ['PSP_AI']);
+    const reg = await on(a, tpp)('POST', '/register', { redirect_uris: [REDIRECT] });
+    assert.equal(reg.status, 201, reg.text);
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: reg.json().client_id,
+      redirect_uri: REDIRECT,
+      scope: 'aisp',
+      code_challenge: pkce().codeChallenge,
+      code_challenge_method: 'S256',
+    });
+    /** The login page from one instance, the password posted to the other: where it sends the PSU. */
+    const login = async (first: Instance, second: Instance, password: string) => {
+      const page = await request(`${first.url}/en/authorize?${query}`, { ca: caPem });
+      assert.equal(page.status, 200, page.text.slice(0, 200));
+      const { action, csrf } = formOf(page.text);
+      const res = await request(new URL(action, `${second.url}/`).toString(), {
+        ca: caPem,
+        method: 'POST',
+        headers: { cookie: sessionCookie(page) },
+        body: new URLSearchParams({ csrf_token: csrf, username: 'spread', password }),
+      });
+      assert.equal(res.status, 303, res.text.slice(0, 200));
+      return res.header('location')!;
+    };
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await login(i % 2 ? a : b, i % 2 ? b : a, 'wrong password'));
+    // The page never says which factor was wrong: four failures go on to the code page, the fifth
+    // (counted on the other instance than the fourth) blocks.
+    assert.ok(
+      outcomes.slice(0, 4).every((l) => !/locked/.test(l)),
+      outcomes.join(' '),
+    );
+    assert.match(outcomes[4]!, /retry=locked/);
+    // Any password is now refused on both instances: the block is in the shared database.
+    assert.match(await login(a, a, 'irrelevant'), /retry=locked/);
+    assert.match(await login(b, b, 'irrelevant'), /retry=locked/);
   });
 });
