@@ -22,7 +22,7 @@ import { makeTpp, type Tpp } from '../support/tpp.ts';
 
 const REDIRECT = 'https://tpp.example/callback';
 const ISSUER = 'https://as.psd2.localhost';
-const CLI = fileURLToPath(new URL('../../server/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../server/bin.ts', import.meta.url));
 const deno = 'Deno' in globalThis;
 
 async function freePort(): Promise<number> {
@@ -171,7 +171,7 @@ describe('two instances on one PostgreSQL database', { skip: 'skip' in cluster ?
     a = await startInstance('A', dataDir, caPem, databaseUrl);
     b = await startInstance('B', dataDir, caPem, databaseUrl);
     instances.push(a, b);
-    rs = JSON.parse(await cli(dataDir, databaseUrl, ['resource-server', 'add', 'Accounts API']));
+    rs = JSON.parse(await cli(dataDir, databaseUrl, ['resource-server', 'add', 'Accounts API', '--json']));
   });
   after(async () => {
     for (const instance of instances) await stopInstance(instance);
