@@ -35,6 +35,8 @@ async function freePort(): Promise<number> {
 
 interface Instance extends Pick<TestServer, 'url' | 'dataDir' | 'caPem'> {
   name: string;
+  /** The PSU pages' listener: `url` unless the instance has a PSU_PORT (production). */
+  psuUrl: string;
   child: ChildProcess;
   exited: Promise<unknown>;
 }
@@ -59,6 +61,9 @@ async function startInstance(
   extra: Record<string, string> = {},
 ): Promise<Instance> {
   const port = await freePort();
+  const psuPort = extra.PSU_PORT !== undefined ? await freePort() : undefined;
+  if (psuPort !== undefined)
+    extra = { ...extra, PSU_PORT: String(psuPort), PSU_BASE_URL: `https://localhost:${psuPort}` };
   const child = spawn(process.execPath, deno ? ['run', '-A', CLI, 'serve'] : [CLI, 'serve'], {
     env: env(dataDir, databaseUrl, { ...extra, PORT: String(port) }),
     stdio: 'ignore',
@@ -78,7 +83,8 @@ async function startInstance(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { name, url, dataDir, caPem, child, exited };
+  const psuUrl = psuPort === undefined ? url : `https://localhost:${psuPort}`;
+  return { name, url, psuUrl, dataDir, caPem, child, exited };
 }
 
 async function stopInstance(instance: Instance | undefined): Promise<void> {
@@ -353,10 +359,10 @@ describe('two production instances: lockout across instances', {
     });
     /** The login page from one instance, the password posted to the other: where it sends the PSU. */
     const login = async (first: Instance, second: Instance, password: string) => {
-      const page = await request(`${first.url}/en/authorize?${query}`, { ca: caPem });
+      const page = await request(`${first.psuUrl}/en/authorize?${query}`, { ca: caPem });
       assert.equal(page.status, 200, page.text.slice(0, 200));
       const { action, csrf } = formOf(page.text);
-      const res = await request(new URL(action, `${second.url}/`).toString(), {
+      const res = await request(new URL(action, `${second.psuUrl}/`).toString(), {
         ca: caPem,
         method: 'POST',
         headers: { cookie: sessionCookie(page) },
