@@ -48,11 +48,19 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  const requests = new Counter({
+  // The hot path only adds to plain numbers; prom-client reads them when scraped (collect), which
+  // spares it hashing the labels on every request.
+  const requestCounts = new Map<string, { route: string; method: string; status: string; n: number }>();
+  const cacheCounts = new Map<string, { cache: string; result: string; n: number }>();
+  new Counter({
     name: 'psd2_oauth_http_requests_total',
     help: 'HTTP requests answered, by route (the matched path template), method and status.',
     labelNames: ['route', 'method', 'status'],
     registers,
+    collect() {
+      this.reset();
+      for (const { route, method, status, n } of requestCounts.values()) this.inc({ route, method, status }, n);
+    },
   });
   const latency = new Histogram({
     name: 'psd2_oauth_http_request_duration_seconds',
@@ -61,11 +69,16 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
-  const tokens = new Counter({
+  const tokenCounts = new Map<string, number>();
+  new Counter({
     name: 'psd2_oauth_tokens_issued_total',
     help: 'Access tokens issued by the token endpoint, by grant type.',
     labelNames: ['grant_type'],
     registers,
+    collect() {
+      this.reset();
+      for (const [grant_type, n] of tokenCounts) this.inc({ grant_type }, n);
+    },
   });
   const clientAuthFailures = new Counter({
     name: 'psd2_oauth_client_authentication_failures_total',
@@ -102,11 +115,15 @@ export function createMetrics(): Metrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers,
   });
-  const cacheLookups = new Counter({
+  new Counter({
     name: 'psd2_oauth_cache_lookups_total',
     help: 'Read-cache lookups on the hot path, by cache and result (hit or miss): the hit ratio is hit / (hit + miss).',
     labelNames: ['cache', 'result'],
     registers,
+    collect() {
+      this.reset();
+      for (const { cache, result, n } of cacheCounts.values()) this.inc({ cache, result }, n);
+    },
   });
   let signingQueue: (() => number) | undefined;
   new Gauge({
@@ -118,18 +135,7 @@ export function createMetrics(): Metrics {
     },
   });
 
-  // Label children resolved once: the hot path only increments.
-  const hit = new Map<string, Counter<'cache' | 'result'>>();
-  const cacheCounter = (cache: string, result: 'hit' | 'miss') => {
-    const key = `${cache}\0${result}`;
-    let child = hit.get(key) as unknown as { inc(): void } | undefined;
-    if (!child) {
-      child = cacheLookups.labels(cache, result);
-      hit.set(key, child as never);
-    }
-    return child;
-  };
-
+  const latencyChildren = new Map<string, { observe(value: number): void }>();
   return {
     registry,
     storage: {
@@ -138,7 +144,10 @@ export function createMetrics(): Metrics {
         commitBatch.observe(batchSize);
       },
       cacheLookup(cache, found) {
-        cacheCounter(cache, found ? 'hit' : 'miss').inc();
+        const key = found ? `${cache} hit` : `${cache} miss`;
+        const entry = cacheCounts.get(key);
+        if (entry) entry.n++;
+        else cacheCounts.set(key, { cache, result: found ? 'hit' : 'miss', n: 1 });
       },
     },
     http: async (c, next) => {
@@ -146,11 +155,22 @@ export function createMetrics(): Metrics {
       await next();
       const route = c.req.matchedRoutes.findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched';
       const status = c.res.status;
-      requests.labels(route, c.req.method, String(status)).inc();
-      latency.labels(route, c.req.method).observe((performance.now() - started) / 1000);
+      const method = c.req.method;
+      const key = `${route} ${method} ${status}`;
+      const counted = requestCounts.get(key);
+      if (counted) counted.n++;
+      else requestCounts.set(key, { route, method, status: String(status), n: 1 });
+      const latencyKey = `${route} ${method}`;
+      let child = latencyChildren.get(latencyKey);
+      if (!child) {
+        child = latency.labels(route, method);
+        latencyChildren.set(latencyKey, child);
+      }
+      child.observe((performance.now() - started) / 1000);
       if (route === '/token' && status === 200) {
         const grantType = c.get('form')?.grant_type ?? '';
-        tokens.labels(GRANT_TYPES.has(grantType) ? grantType : 'other').inc();
+        const label = GRANT_TYPES.has(grantType) ? grantType : 'other';
+        tokenCounts.set(label, (tokenCounts.get(label) ?? 0) + 1);
       }
       if (status === 401 && c.get('errorCode') === 'invalid_client') {
         clientAuthFailures
