@@ -23,7 +23,7 @@ import { listenerGate } from './http/surfaces.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
 import type { Metrics } from './metrics.ts';
 import { createAccessTokens } from './protocol/access-tokens.ts';
-import type { AccountDirectory, PsuAuthenticator } from './protocol/bank.ts';
+import type { AccountDirectory, PsuAuthenticator, RevocationChecker } from './protocol/bank.ts';
 import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
 import type { HealthProbe } from './protocol/operations/ports.ts';
@@ -79,6 +79,10 @@ export interface AppDeps {
   trustedProxies?: string;
   /** Injected by tests that need a clock; built from trustAnchorsPem otherwise. */
   verifier?: TppIdentityVerifier;
+  /** How long a keep-alive connection's verified identity is reused (default and maximum 60 s). */
+  connectionReverifyMs?: number;
+  /** OCSP/CRL (server/pki/revocation.ts); absent: no revocation check. */
+  revocationChecker?: RevocationChecker;
   /** The time of the PSU journey; tests inject one to move past timeouts. Default: Date.now. */
   clock?: Clock;
 }
@@ -113,8 +117,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const authenticate = tppAuthentication({
     verifier:
       deps.verifier ??
-      createTppIdentityVerifier({ trustAnchors: deps.trustAnchorsPem, intermediates: deps.intermediatesPem }),
+      createTppIdentityVerifier({
+        trustAnchors: deps.trustAnchorsPem,
+        intermediates: deps.intermediatesPem,
+        revocationChecker: deps.revocationChecker,
+      }),
     trustedProxies,
+    reverifyAfterMs: deps.connectionReverifyMs,
   });
 
   const endpoints: EndpointPaths = {

@@ -123,6 +123,21 @@ export const settings = z.object({
   KEY_ENCRYPTION_KEY_FILE: optionalPath.describe(
     'A file holding the key-encryption key (same encoding as `KEY_ENCRYPTION_KEY`, readable by the server only). Rotate it with `psd2-oauth kek rotate`.',
   ),
+  REVOCATION_POLICY: z
+    .enum(['hard-fail', 'soft-fail', 'off'])
+    .optional()
+    .describe(
+      'QWAC revocation (OCSP from the certificate’s AIA, CRL from its distribution points as the fallback), checked once the chain is valid. `hard-fail`: a certificate whose status cannot be established is refused (`401 invalid_client` naming the reason); `soft-fail`: it is accepted and logged; `off`: no check. Default `hard-fail` in production, `soft-fail` in a sandbox. A revoked certificate is refused in every mode but `off`.',
+    ),
+  REVOCATION_CACHE_MAX: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .default(3600)
+    .describe(
+      'Seconds an OCSP or CRL answer is trusted at most (it is also never trusted past its nextUpdate): the longest a certificate revoked while its TLS connection is open keeps working. A failure is retried after 10 s.',
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -286,6 +301,9 @@ export interface Config {
   intermediateCerts: string | undefined;
   trustedProxies: string | undefined;
   logLevel: Settings['LOG_LEVEL'];
+  revocationPolicy: 'hard-fail' | 'soft-fail' | 'off';
+  /** Seconds. */
+  revocationCacheMax: number;
   keyEncryptionKey: string | undefined;
   keyEncryptionKeyFile: string | undefined;
   logPseudonymKey: string | undefined;
@@ -416,6 +434,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     intermediateCerts: s.INTERMEDIATE_CERTS && resolve(cwd, s.INTERMEDIATE_CERTS),
     trustedProxies: s.TRUSTED_PROXIES || undefined,
     logLevel: s.LOG_LEVEL,
+    revocationPolicy: s.REVOCATION_POLICY ?? (s.MODE === 'production' ? 'hard-fail' : 'soft-fail'),
+    revocationCacheMax: s.REVOCATION_CACHE_MAX,
     keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
     keyEncryptionKeyFile: s.KEY_ENCRYPTION_KEY_FILE && resolve(cwd, s.KEY_ENCRYPTION_KEY_FILE),
     logPseudonymKey: s.LOG_PSEUDONYM_KEY,

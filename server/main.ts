@@ -13,6 +13,7 @@ import { createReadiness } from './http/routes/health.ts';
 import { createSecretSealer, loadKek } from './key-encryption.ts';
 import { type Listener, type ListenerRole, startListener } from './listeners.ts';
 import { createMetrics } from './metrics.ts';
+import { createRevocationChecker } from './pki/revocation.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-files.ts';
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
@@ -166,6 +167,15 @@ async function start(
     stores,
     trustAnchorsPem,
     intermediatesPem,
+    connectionReverifyMs: config.revocationCacheMax * 1000,
+    revocationChecker:
+      config.revocationPolicy === 'off'
+        ? undefined
+        : createRevocationChecker({
+            policy: config.revocationPolicy,
+            maxCacheSeconds: config.revocationCacheMax,
+            logger,
+          }),
     trustedProxies: config.trustedProxies,
     tokens: {
       ttl: config.accessTokenTtl,

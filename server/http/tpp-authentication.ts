@@ -16,6 +16,12 @@ import type { AppEnv } from './env.ts';
 export interface TppAuthenticationDeps {
   verifier: TppIdentityVerifier;
   trustedProxies: TrustedProxies;
+  /**
+   * How long an identity verified on a keep-alive connection is reused before the full verification
+   * (revocation included) runs again; at most a minute. REVOCATION_CACHE_MAX lowers it, so that a
+   * certificate revoked while its connection is open is refused within that bound.
+   */
+  reverifyAfterMs?: number;
 }
 
 // The peer certificate cannot change on a connection (renegotiation is off in TLS 1.3 and refused
@@ -64,7 +70,11 @@ export function tppAuthentication(deps: TppAuthenticationDeps): MiddlewareHandle
           c.get('logger').warn(event, 'Client-Cert header from a peer that is not a trusted proxy: ignored'),
       });
       const identity = await deps.verifier.verify(resolved.leaf, resolved.intermediates);
-      if (socket && resolved.source === 'tls') identities.set(socket, { identity, until: now + REVERIFY_AFTER_MS });
+      if (socket && resolved.source === 'tls')
+        identities.set(socket, {
+          identity,
+          until: now + Math.min(deps.reverifyAfterMs ?? REVERIFY_AFTER_MS, REVERIFY_AFTER_MS),
+        });
       c.set('tpp', identity);
     } catch (err) {
       if (err instanceof CertificateRejectedError) {

@@ -30,6 +30,10 @@ export interface QwacOptions {
   keyUsage?: number | null;
   /** EKU OIDs; null leaves out the extension. */
   extendedKeyUsage?: string[] | null;
+  /** An OCSP responder named in the Authority Information Access extension (RFC 5280 §4.2.2.1). */
+  ocspUrl?: string;
+  /** A CRL distribution point (RFC 5280 §4.2.1.13). */
+  crlUrl?: string;
   /** Skips the organizationIdentifier format check, to issue a malformed one. */
   allowMalformedOrganizationIdentifier?: boolean;
 }
@@ -93,6 +97,8 @@ export async function issueQwac(ca: CertificateAuthority, options: QwacOptions):
     ),
   ];
   if (keyUsage !== null) extensions.push(new x509.KeyUsagesExtension(keyUsage, true));
+  if (options.ocspUrl) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: [options.ocspUrl] }));
+  if (options.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([options.crlUrl]));
   if (extendedKeyUsage !== null) extensions.push(new x509.ExtendedKeyUsageExtension(extendedKeyUsage));
 
   const certificate = await x509.X509CertificateGenerator.create({

@@ -38,6 +38,7 @@ export type CertificateRejectionReason =
   | 'certificate_expired'
   | 'certificate_not_yet_valid'
   | 'certificate_revoked'
+  | 'revocation_unknown'
   | 'not_for_client_authentication'
   | 'not_website_authentication'
   | 'no_psd2_statement'

@@ -17,6 +17,8 @@ export async function productionEnv(dataDir: string, extra: Record<string, strin
   if (!existsSync(kekFile)) writeKekFile(kekFile);
   return {
     KEY_ENCRYPTION_KEY_FILE: kekFile,
+    // The test QWACs name no OCSP responder or CRL: test/security/revocation.test.ts covers hard-fail.
+    REVOCATION_POLICY: 'soft-fail',
     MODE: 'production',
     TLS_CERT: paths.tlsCert,
     TLS_KEY: paths.tlsKey,
