@@ -119,11 +119,13 @@ describe('SQLite durability and the purge', () => {
       retentionMs: 0,
       onResult: () => {},
     });
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Waits for the runs rather than a fixed time: a loaded machine may fire a 10 ms timer late.
+    const deadline = Date.now() + 5_000;
+    while (runs < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     schedule.stop();
     const seen = runs;
     assert.ok(seen >= 2, `ran ${seen} times`);
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, 60));
     assert.equal(runs, seen, 'stopped');
   });
 });
