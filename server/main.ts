@@ -175,6 +175,7 @@ async function start(
             policy: config.revocationPolicy,
             maxCacheSeconds: config.revocationCacheMax,
             logger,
+            onOutcome: metrics && ((outcome) => metrics.revocationCheck(outcome)),
           }),
     trustedProxies: config.trustedProxies,
     tokens: {

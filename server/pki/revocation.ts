@@ -45,6 +45,8 @@ export interface RevocationCheckerOptions {
   /** soft-fail logs here what hard-fail would have refused. */
   logger: { warn(obj: object, msg: string): void };
   now?: () => number;
+  /** Each check's outcome, for the revocation-check counter of the metrics. */
+  onOutcome?: (outcome: RevocationStatus['status']) => void;
 }
 
 export interface RevocationService extends RevocationChecker {
@@ -53,7 +55,6 @@ export interface RevocationService extends RevocationChecker {
 }
 
 const ID_SHA1 = '1.3.14.3.2.26';
-const ID_AD_OCSP = '1.3.6.1.5.5.7.48.1';
 /** Tolerated clock difference with responders (RFC 6960 §4.2.2.1 leaves it to local policy). */
 const CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -114,6 +115,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     status,
     async check(leaf, issuer) {
       const answer = await status(leaf, issuer);
+      options.onOutcome?.(answer.status);
       if (answer.status === 'good') return;
       if (answer.status === 'revoked') {
         throw new CertificateRejectedError(
@@ -212,8 +214,6 @@ function limitedFetcher(timeoutMs: number): Fetcher {
     return Buffer.concat(chunks);
   };
 }
-
-const sha1 = (data: ArrayBuffer | Uint8Array) => createHash('sha1').update(new Uint8Array(data)).digest();
 
 /** The issuer's key hash: SHA-1 of the subjectPublicKey BIT STRING's value (RFC 6960 §4.1.1). */
 function issuerKeyHash(issuer: x509.X509Certificate, algorithm = 'sha1'): Buffer {

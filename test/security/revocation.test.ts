@@ -155,8 +155,9 @@ describe('QWAC revocation: OCSP (openssl ocsp) and CRL', () => {
       (await issueQwac(ca, { name: 'TPP', organizationIdentifier: 'PSDFR-ACPR-1', roles: ['PSP_PI'], ...options }))
         .certPem,
     );
+  const outcomes: string[] = [];
   const checker = (policy: 'hard-fail' | 'soft-fail' = 'hard-fail', now?: () => number) =>
-    createRevocationChecker({ policy, maxCacheSeconds: 1, logger, now });
+    createRevocationChecker({ policy, maxCacheSeconds: 1, logger, now, onOutcome: (o) => outcomes.push(o) });
 
   test('OCSP good, revoked, unknown; signature, nonce and validity checked', async () => {
     const good = await leaf({ ocspUrl: responder.url });
@@ -173,6 +174,8 @@ describe('QWAC revocation: OCSP (openssl ocsp) and CRL', () => {
     const u = await c.status(unknown, ca.certificate);
     assert.equal(u.status, 'unknown');
     await assert.rejects(c.check(unknown, ca.certificate), { reason: 'revocation_unknown' });
+    // Each check reports its outcome once, for the revocation-check counter of the metrics.
+    assert.deepEqual(outcomes, ['good', 'revoked', 'unknown']);
     // An expired response: the responder's nextUpdate (10 min) is behind a clock two days ahead.
     const late = checker('hard-fail', () => Date.now() + 2 * 86_400_000);
     const expired = await late.status(good, ca.certificate);
