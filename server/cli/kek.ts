@@ -5,7 +5,7 @@ import type { StorageConfig } from '../config.ts';
 import { createSecretSealer, loadKek, readKekFile, writeKekFile } from '../key-encryption.ts';
 import { type CliIo, type Command, keyValues, processIo, requireOption, runCommand } from './command.ts';
 import { withStores } from './stores.ts';
-import { DataError, UsageError } from './usage.ts';
+import { DataError, EXIT, OperatorError, UsageError } from './usage.ts';
 
 export const kekCommand: Command = {
   name: 'kek',
@@ -22,7 +22,12 @@ export const kekCommand: Command = {
         try {
           writeKekFile(file);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new DataError(`${file} exists: not overwritten`);
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') throw new DataError(`${file} exists: not overwritten`);
+          // A folder that is missing or not writable is the operator's to fix, not an internal error.
+          if (code === 'ENOENT' || code === 'EACCES' || code === 'EROFS' || code === 'ENOTDIR') {
+            throw new OperatorError(EXIT.io, `cannot write ${file} (${code}): create its folder, writable by this user`);
+          }
           throw err;
         }
         const out = { file, mode: '0600' };

@@ -158,6 +158,11 @@ describe('secrets at rest', () => {
       await psuCommandWith(['add', '--username', 'bob', '--name', 'Bob', '--password-stdin'], config, io);
       assert.equal(await kekCommandWith(['generate', newKey], config, io), 0);
       assert.equal(mode(newKey), 0o600);
+      // A missing folder is the operator's to fix: exit 74 (EX_IOERR) naming the file, no stack trace.
+      await assert.rejects(kekCommandWith(['generate', join(dir, 'no-such-folder', 'k.key')], config, io), {
+        exitCode: 74,
+        message: /cannot write .*no-such-folder.*ENOENT/,
+      });
       const before = createSecretSealer(readKekFile(env.KEY_ENCRYPTION_KEY_FILE, 'old'));
       const after = createSecretSealer(readKekFile(newKey, 'new'));
       out.length = 0;
