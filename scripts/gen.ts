@@ -38,6 +38,7 @@ export function buildOpenApiDocument() {
     stores: {
       health: undefined as never,
       clients: undefined as never,
+      clientAdministration: undefined as never,
       authorizationCodes: undefined as never,
       grants: undefined as never,
       revokedAccessTokens: undefined as never,

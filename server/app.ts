@@ -31,7 +31,7 @@ import type { PaymentAuthorizationStore } from './protocol/payments/ports.ts';
 import type { AuthenticationEventLog, AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
-import type { ClientStore } from './protocol/registration/ports.ts';
+import type { ClientAdministration, ClientStore } from './protocol/registration/ports.ts';
 import type { Signer } from './protocol/signer.ts';
 import { GRANT_TYPES_SUPPORTED } from './protocol/token/index.ts';
 import type {
@@ -60,6 +60,7 @@ export interface AppDeps {
   stores: {
     health: HealthProbe;
     clients: ClientStore;
+    clientAdministration: ClientAdministration;
     authorizationCodes: AuthorizationCodeStore;
     grants: GrantStore;
     revokedAccessTokens: RevokedAccessTokenStore;
@@ -140,6 +141,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     issuer: deps.issuer,
     clients: deps.stores.clients,
     policy: { allowLocalhostRedirects: deps.mode === 'sandbox' },
+    organizationSuspended: async (organizationId) =>
+      (await deps.stores.clientAdministration.list({ organizationId })).some(
+        (client) => client.suspendedAt !== null && client.deletedAt === null,
+      ),
     authenticate,
   });
   const accessTokens = createAccessTokens({

@@ -16,6 +16,11 @@ export interface RegistrationDeps {
   clients: ClientStore;
   policy: MetadataPolicy;
   now?: () => number;
+  /**
+   * True while the bank has suspended a client of this organisation (`psd2-oauth client suspend`):
+   * its TPP must not get round the suspension by registering a new client.
+   */
+  organizationSuspended?: (organizationId: string) => Promise<boolean>;
 }
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3: the client information response. */
@@ -65,6 +70,9 @@ export async function registerClient(
     throw new OAuthError('invalid_client_metadata', 'client_id: issued by the server, must not be sent');
   }
   const metadata = checkClientMetadata(input, tpp, deps.policy);
+  if (await deps.organizationSuspended?.(tpp.organizationIdentifier)) {
+    throw new OAuthError('access_denied', 'the bank has suspended the clients of this organisation');
+  }
   const now = deps.now?.() ?? Date.now();
   const clientId = randomSecret(18);
   const token = randomSecret(32);

@@ -94,6 +94,12 @@ describe('psd2-oauth client: the bank suspends, resumes and deletes a TPP’s cl
     assert.equal(refused.status, 401);
     assert.equal((await oauthError(refresh(aisp, code.refresh_token as string))).error, 'invalid_client');
 
+    // Nor can the organisation get round it with a new registration.
+    const newcomer = await makeTpp(s, ['PSP_AI'], { organizationIdentifier: ORG });
+    const registration = await newcomer.call('POST', '/register', { body: { redirect_uris: [REDIRECT_URI] } });
+    assert.equal(registration.status, 403, registration.text);
+    assert.equal(registration.json().error, 'access_denied');
+
     const again = await inProcess(s, ['client', 'suspend', pisp.clientId, '--json']);
     assert.equal(JSON.parse(again.stdout).changed, 0, 'already suspended: nothing changes');
 
