@@ -17,6 +17,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'issue a test QWAC (key, certificate, chain) signed by the sandbox CA',
     load: async () => (await import('./cli/sandbox-cert.ts')).sandboxCertCommand,
   },
+  'inspect-cert': {
+    summary: 'what the server sees in a TPP certificate (PEM or DER) and which check refuses it',
+    load: async () => (await import('./cli/inspect-cert.ts')).inspectCertCommand,
+  },
   psu: {
     summary: 'PSUs: add, list, show, disable, enable, reset-totp, remove',
     load: async () => (await import('./cli/psu.ts')).psuCommand,
