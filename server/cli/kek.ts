@@ -26,7 +26,10 @@ export const kekCommand: Command = {
           if (code === 'EEXIST') throw new DataError(`${file} exists: not overwritten`);
           // A folder that is missing or not writable is the operator's to fix, not an internal error.
           if (code === 'ENOENT' || code === 'EACCES' || code === 'EROFS' || code === 'ENOTDIR') {
-            throw new OperatorError(EXIT.io, `cannot write ${file} (${code}): create its folder, writable by this user`);
+            throw new OperatorError(
+              EXIT.io,
+              `cannot write ${file} (${code}): create its folder, writable by this user`,
+            );
           }
           throw err;
         }
