@@ -1,12 +1,12 @@
 // The SQLite implementations of the token side's ports: codes, grants, revoked access tokens,
 // resource servers and the purge. Every read-modify-write is one conditional UPDATE checked by
 // `changes`, inside a transaction when a second row goes with it.
+
 import { and, asc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { PurgeStore } from '../server/protocol/operations/ports.ts';
 import type {
   AuthorizationCodeState,
   AuthorizationCodeStore,
-  ConsentState,
   GrantRecord,
   GrantStore,
   ResourceServerRecord,
@@ -16,6 +16,7 @@ import type {
 import { CACHE_NAMES } from './change-feed.ts';
 import type { Commit } from './group-commit.ts';
 import type { ReadCaches } from './read-cache.ts';
+import { consentState } from './rows.ts';
 import {
   authorizationCodes,
   consents,
@@ -45,28 +46,6 @@ export function createTokenStores(db: Db, caches: ReadCaches, commit: Commit): T
   };
 }
 
-function consentRecord(row: typeof consents.$inferSelect | null | undefined): ConsentState | undefined {
-  if (!row) return undefined;
-  let accountIds: string[] = [];
-  try {
-    const parsed: unknown = JSON.parse(row.accountIds);
-    if (Array.isArray(parsed)) accountIds = parsed.map(String);
-  } catch {
-    // A malformed list grants no account rather than failing every token of the consent.
-  }
-  return {
-    consentId: row.consentId,
-    clientId: row.clientId,
-    psuId: row.psuId,
-    scope: row.scope,
-    accountIds,
-    createdAt: row.createdAt,
-    expiresAt: row.expiresAt,
-    revokedAt: row.revokedAt,
-    ...(row.authorizationId ? { authorizationId: row.authorizationId } : {}),
-  };
-}
-
 function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore {
   return {
     async find(codeDigest) {
@@ -79,7 +58,7 @@ function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore 
       if (!row) return undefined;
       return {
         code: row.authorization_codes satisfies AuthorizationCodeState,
-        consent: consentRecord(row.consents),
+        consent: consentState(row.consents),
       };
     },
     redeem(codeDigest, grant, at) {
@@ -118,7 +97,7 @@ function grantStore(db: Db, commit: Commit): GrantStore {
     async find(grantId) {
       const row = findGrant.get({ grantId });
       if (!row) return undefined;
-      return { grant: row.grants satisfies GrantRecord, consent: consentRecord(row.consents) };
+      return { grant: row.grants satisfies GrantRecord, consent: consentState(row.consents) };
     },
     rotateRefreshToken(grantId, presented, next) {
       return commit(() => {

@@ -6,6 +6,7 @@
 // COMMITTED a concurrent UPDATE of the same row waits for the first and re-checks its WHERE on the
 // committed row, so exactly one of two racing redemptions wins. Transactions that change a cached
 // row NOTIFY the other instances from inside the transaction (change-feed.ts).
+
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { AccountType, PsuAccount } from '../../server/protocol/bank.ts';
@@ -40,7 +41,6 @@ import type {
 import { isSealed, type SecretSealer } from '../../server/protocol/secret-sealer.ts';
 import type {
   AuthorizationCodeStore,
-  ConsentState,
   GrantRecord,
   GrantStore,
   ResourceServerRecord,
@@ -49,6 +49,7 @@ import type {
 } from '../../server/protocol/token/ports.ts';
 import { CACHE_NAMES, type ChangeFeed, NOTIFY_CHANNEL } from '../change-feed.ts';
 import { createReadCaches, type ReadCache, type ReadCaches } from '../read-cache.ts';
+import { consentState } from '../rows.ts';
 import { type Secrets, secretsWith, signingKeyRecordId, totpRecordId } from '../secrets.ts';
 import type { Stores } from '../stores.ts';
 import * as schema from './schema.ts';
@@ -538,27 +539,6 @@ function clientAdministration(db: PgDb, cache: ReadCache<ClientRecord | null>): 
         ...(row.detail ? { detail: JSON.parse(row.detail) as Record<string, unknown> } : {}),
       }));
     },
-  };
-}
-
-function consentState(row: typeof consents.$inferSelect | null | undefined): ConsentState | undefined {
-  if (!row) return undefined;
-  let accountIds: string[] = [];
-  try {
-    const parsed: unknown = JSON.parse(row.accountIds);
-    if (Array.isArray(parsed)) accountIds = parsed.map(String);
-  } catch {
-    // A malformed list grants no account rather than failing every token of the consent.
-  }
-  return {
-    consentId: row.consentId,
-    clientId: row.clientId,
-    psuId: row.psuId,
-    scope: row.scope,
-    accountIds,
-    createdAt: row.createdAt,
-    expiresAt: row.expiresAt,
-    revokedAt: row.revokedAt,
   };
 }
 

@@ -478,6 +478,15 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
         assert.deepEqual(found?.code, { ...first.code, consumedAt: null, grantId: null });
         assert.deepEqual(found?.consent, { ...first.consent, revokedAt: null });
         assert.equal(await a.authorizationCodes.find('nothing'), undefined);
+        // A pisp consent names the payment it approves; both backends must give it back, or the code
+        // would be exchanged for a token bound to no payment.
+        const paid = consentAndCode(clientId, psuId);
+        paid.consent.authorizationId = id('pa');
+        assert.equal(await approve(a, paid.consent, paid.code), true);
+        assert.equal(
+          (await b.authorizationCodes.find(paid.code.codeDigest))?.consent?.authorizationId,
+          paid.consent.authorizationId,
+        );
         // The same code inserted twice is refused, and the consent of that failed grant is not kept.
         const again = consentAndCode(clientId, psuId);
         await assert.rejects(approve(a, again.consent, first.code));
