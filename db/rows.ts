@@ -1,5 +1,7 @@
 // Row-to-record mappings shared by both backends: db/schema.ts and db/pg/schema.ts name their
 // columns alike, so one mapping keeps a field from being dropped on one backend only.
+import type { Payment, PaymentAction } from '../server/protocol/payments/payment.ts';
+import type { PaymentAuthorizationRecord, PaymentAuthorizationStatus } from '../server/protocol/payments/ports.ts';
 import type { ConsentState } from '../server/protocol/token/ports.ts';
 
 /** The columns of a `consents` row, as both drizzle schemas select them. */
@@ -35,5 +37,62 @@ export function consentState(row: ConsentRow | null | undefined): ConsentState |
     revokedAt: row.revokedAt,
     // The payment a pisp consent approves: without it a code would yield a token bound to no payment.
     ...(row.authorizationId ? { authorizationId: row.authorizationId } : {}),
+  };
+}
+
+/** The columns of a `payment_authorizations` row, as both drizzle schemas select them. */
+export interface PaymentRow {
+  authorizationId: string;
+  resourceServerId: string;
+  clientId: string;
+  action: string;
+  paymentRequestResourceId: string;
+  payment: string;
+  paymentHash: string;
+  status: string;
+  debtorIban: string | null;
+  psuId: string | null;
+  scaAt: number | null;
+  createdAt: number;
+  expiresAt: number;
+  updatedAt: number;
+}
+
+export function paymentRecord(row: PaymentRow): PaymentAuthorizationRecord {
+  return {
+    authorizationId: row.authorizationId,
+    resourceServerId: row.resourceServerId,
+    clientId: row.clientId,
+    action: row.action as PaymentAction,
+    paymentRequestResourceId: row.paymentRequestResourceId,
+    payment: JSON.parse(row.payment) as Payment,
+    paymentHash: row.paymentHash,
+    status: row.status as PaymentAuthorizationStatus,
+    debtorAccount: row.debtorIban ? { iban: row.debtorIban } : null,
+    psuId: row.psuId,
+    scaAt: row.scaAt,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The row a new payment authorisation is inserted as. */
+export function paymentRow(record: PaymentAuthorizationRecord): PaymentRow {
+  return {
+    authorizationId: record.authorizationId,
+    resourceServerId: record.resourceServerId,
+    clientId: record.clientId,
+    action: record.action,
+    paymentRequestResourceId: record.paymentRequestResourceId,
+    payment: JSON.stringify(record.payment),
+    paymentHash: record.paymentHash,
+    status: record.status,
+    debtorIban: record.debtorAccount?.iban ?? null,
+    psuId: record.psuId,
+    scaAt: record.scaAt,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    updatedAt: record.updatedAt,
   };
 }

@@ -1,36 +1,11 @@
 // The SQLite implementation of the payment authorisations port. Every state change is one
 // conditional UPDATE, so concurrent callers cannot both win (eight consumes: one true).
 import { and, eq, inArray } from 'drizzle-orm';
-import type { Payment, PaymentAction } from '../server/protocol/payments/payment.ts';
-import type {
-  PaymentAuthorizationRecord,
-  PaymentAuthorizationStatus,
-  PaymentAuthorizationStore,
-} from '../server/protocol/payments/ports.ts';
+import type { PaymentAuthorizationStatus, PaymentAuthorizationStore } from '../server/protocol/payments/ports.ts';
 import type { Commit } from './group-commit.ts';
+import { paymentRecord, paymentRow } from './rows.ts';
 import { paymentAuthorizations } from './schema.ts';
 import type { Db } from './sqlite.ts';
-
-type Row = typeof paymentAuthorizations.$inferSelect;
-
-export function paymentRecord(row: Row): PaymentAuthorizationRecord {
-  return {
-    authorizationId: row.authorizationId,
-    resourceServerId: row.resourceServerId,
-    clientId: row.clientId,
-    action: row.action as PaymentAction,
-    paymentRequestResourceId: row.paymentRequestResourceId,
-    payment: JSON.parse(row.payment) as Payment,
-    paymentHash: row.paymentHash,
-    status: row.status as PaymentAuthorizationStatus,
-    debtorAccount: row.debtorIban ? { iban: row.debtorIban } : null,
-    psuId: row.psuId,
-    scaAt: row.scaAt,
-    createdAt: row.createdAt,
-    expiresAt: row.expiresAt,
-    updatedAt: row.updatedAt,
-  };
-}
 
 export function createPaymentAuthorizationStore(db: Db, commit: Commit): PaymentAuthorizationStore {
   const byId = (id: string) => eq(paymentAuthorizations.authorizationId, id);
@@ -46,26 +21,7 @@ export function createPaymentAuthorizationStore(db: Db, commit: Commit): Payment
   return {
     register(record) {
       return commit(() => {
-        const inserted = db
-          .insert(paymentAuthorizations)
-          .values({
-            authorizationId: record.authorizationId,
-            resourceServerId: record.resourceServerId,
-            clientId: record.clientId,
-            action: record.action,
-            paymentRequestResourceId: record.paymentRequestResourceId,
-            payment: JSON.stringify(record.payment),
-            paymentHash: record.paymentHash,
-            status: record.status,
-            debtorIban: record.debtorAccount?.iban ?? null,
-            psuId: record.psuId,
-            scaAt: record.scaAt,
-            createdAt: record.createdAt,
-            expiresAt: record.expiresAt,
-            updatedAt: record.updatedAt,
-          })
-          .onConflictDoNothing()
-          .run();
+        const inserted = db.insert(paymentAuthorizations).values(paymentRow(record)).onConflictDoNothing().run();
         if (inserted.changes === 1) return { created: true, record };
         const existing = db
           .select()

@@ -1,33 +1,10 @@
 // The PostgreSQL implementation of the payment authorisations port, as db/stores-payments.ts does
 // it on SQLite: every state change is one conditional UPDATE (eight consumes: one true).
 import { and, eq, inArray } from 'drizzle-orm';
-import type { Payment, PaymentAction } from '../../server/protocol/payments/payment.ts';
-import type {
-  PaymentAuthorizationRecord,
-  PaymentAuthorizationStatus,
-  PaymentAuthorizationStore,
-} from '../../server/protocol/payments/ports.ts';
+import type { PaymentAuthorizationStatus, PaymentAuthorizationStore } from '../../server/protocol/payments/ports.ts';
+import { paymentRecord, paymentRow } from '../rows.ts';
 import { paymentAuthorizations } from './schema.ts';
 import type { PgDb } from './stores.ts';
-
-function paymentRecord(row: typeof paymentAuthorizations.$inferSelect): PaymentAuthorizationRecord {
-  return {
-    authorizationId: row.authorizationId,
-    resourceServerId: row.resourceServerId,
-    clientId: row.clientId,
-    action: row.action as PaymentAction,
-    paymentRequestResourceId: row.paymentRequestResourceId,
-    payment: JSON.parse(row.payment) as Payment,
-    paymentHash: row.paymentHash,
-    status: row.status as PaymentAuthorizationStatus,
-    debtorAccount: row.debtorIban ? { iban: row.debtorIban } : null,
-    psuId: row.psuId,
-    scaAt: row.scaAt,
-    createdAt: row.createdAt,
-    expiresAt: row.expiresAt,
-    updatedAt: row.updatedAt,
-  };
-}
 
 export function postgresPaymentAuthorizationStore(db: PgDb): PaymentAuthorizationStore {
   const byId = (id: string) => eq(paymentAuthorizations.authorizationId, id);
@@ -43,22 +20,7 @@ export function postgresPaymentAuthorizationStore(db: PgDb): PaymentAuthorizatio
     async register(record) {
       const inserted = await db
         .insert(paymentAuthorizations)
-        .values({
-          authorizationId: record.authorizationId,
-          resourceServerId: record.resourceServerId,
-          clientId: record.clientId,
-          action: record.action,
-          paymentRequestResourceId: record.paymentRequestResourceId,
-          payment: JSON.stringify(record.payment),
-          paymentHash: record.paymentHash,
-          status: record.status,
-          debtorIban: record.debtorAccount?.iban ?? null,
-          psuId: record.psuId,
-          scaAt: record.scaAt,
-          createdAt: record.createdAt,
-          expiresAt: record.expiresAt,
-          updatedAt: record.updatedAt,
-        })
+        .values(paymentRow(record))
         .onConflictDoNothing()
         .returning({ id: paymentAuthorizations.authorizationId });
       if (inserted.length === 1) return { created: true, record };
