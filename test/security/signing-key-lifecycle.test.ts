@@ -1,7 +1,10 @@
-// Signing keys shared by several instances (issue 16, "Signing keys"): two real server processes
-// started together on one empty SQLite file make exactly one active key; each verifies the other's
-// tokens; a key rotated by the CLI signs on both within the reload bound; retire refuses the
-// active key and a key that signed too recently, and a retired key leaves /jwks on both.
+// Signing keys shared by several instances (issue 16, "Signing keys"), on each backend: two real
+// server processes started at the same moment on one empty database (a SQLite file; a fresh
+// PostgreSQL database) apply the migrations once and make exactly one active key, which both
+// publish; each verifies the other's tokens; a key rotated by the CLI signs on both within the
+// reload bound while the former key's tokens still verify; retire refuses the active key and a key
+// that signed too recently, and a retired key leaves /jwks on both. The key rows are read through
+// the store port (db/open.ts), never from the file.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,12 +12,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { decodeProtectedHeader } from 'jose';
+import { openDatabase } from '../../db/open.ts';
 import { keysCommandWith } from '../../server/cli/keys.ts';
 import { loadConfig } from '../../server/config.ts';
 import { sandboxPaths } from '../../server/pki/sandbox-files.ts';
 import { request } from '../support/https.ts';
+import { freshDatabase, testCluster } from '../support/postgres.ts';
 import { productionEnv } from '../support/production.ts';
 import type { TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
@@ -31,7 +35,38 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('two instances on one database: one active key, tokens verify across, rotation and retirement reach both', async () => {
+const cluster = await testCluster();
+
+/** The drizzle migrations PostgreSQL recorded, and how many this build carries. */
+async function postgresMigrations(url: string): Promise<{ recorded: string[]; carried: number }> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql<{ hash: string }[]>`select hash from drizzle.__drizzle_migrations order by id`;
+    const journal = JSON.parse(
+      readFileSync(new URL('../../db/pg/migrations/meta/_journal.json', import.meta.url), 'utf8'),
+    ) as { entries: unknown[] };
+    return { recorded: rows.map((r) => r.hash), carried: journal.entries.length };
+  } finally {
+    await sql.end();
+  }
+}
+
+test('two instances started at once on one empty SQLite file: one active key, tokens verify across, rotation and retirement reach both', async () => {
+  await twoInstances({});
+});
+
+test('two instances started at once on one empty PostgreSQL database: migrations once, one active key, tokens verify across, rotation and retirement reach both', {
+  skip: 'skip' in cluster ? cluster.skip : undefined,
+}, async () => {
+  const databaseUrl = await freshDatabase((cluster as { url: string }).url);
+  await twoInstances({ DATABASE_URL: databaseUrl });
+  const { recorded, carried } = await postgresMigrations(databaseUrl);
+  assert.equal(recorded.length, carried, 'every migration recorded once, none twice');
+  assert.equal(new Set(recorded).size, recorded.length);
+});
+
+async function twoInstances(database: { DATABASE_URL?: string }) {
   const dir = mkdtempSync(join(tmpdir(), 'psd2-oauth-two-'));
   const env = {
     ...process.env,
@@ -39,18 +74,18 @@ test('two instances on one database: one active key, tokens verify across, rotat
     DATA_DIR: dir,
     LOG_LEVEL: 'silent',
     ACCESS_TOKEN_SIGNING_THREADS: '1',
+    ...database,
   };
   const caPem = readFileSync(sandboxPaths(dir).caCert, 'utf8');
   const ports = [await freePort(), await freePort()];
   const children: ChildProcess[] = [];
   const exits: Promise<unknown>[] = [];
   try {
-    // Both at once, on an empty database.
-    for (const port of ports) {
-      const child = spawn(process.execPath, [...runtime, 'serve'], {
-        env: { ...env, PORT: String(port) },
-        stdio: 'ignore',
-      });
+    // Both at once, on an empty database: spawned in the same tick, they race to the migrations
+    // and to the first key.
+    for (const child of ports.map((port) =>
+      spawn(process.execPath, [...runtime, 'serve'], { env: { ...env, PORT: String(port) }, stdio: 'ignore' }),
+    )) {
       children.push(child);
       exits.push(new Promise((resolve) => child.once('exit', resolve)));
     }
@@ -75,19 +110,18 @@ test('two instances on one database: one active key, tokens verify across, rotat
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    const db = new Database(join(dir, 'psd2-oauth.db'), { readonly: true });
-    const statuses = () =>
-      db.prepare('select kid, alg, status from signing_keys order by kid').all() as {
-        kid: string;
-        alg: string;
-        status: string;
-      }[];
+    const config = loadConfig(env);
+    // The database as a third process sees it, through the store port.
+    const opened = await openDatabase(config.database);
+    let activeKid: string;
     try {
-      const keys = statuses();
-      assert.equal(keys.filter((k) => k.status === 'active').length, 1, 'exactly one active key');
+      const keys = await opened.stores.signingKeys.list();
+      const active = keys.filter((k) => k.status === 'active');
+      assert.equal(active.length, 1, `exactly one active key: ${JSON.stringify(keys)}`);
+      activeKid = active[0]!.kid;
       assert.deepEqual(keys.map((k) => k.alg).sort(), ['ES256', 'EdDSA', 'PS256'], 'one key per algorithm, no more');
     } finally {
-      db.close();
+      await opened.close();
     }
     const jwks = async (i: number) =>
       (await request(`${instances[i]!.url}/jwks`, { ca: caPem }))
@@ -95,6 +129,12 @@ test('two instances on one database: one active key, tokens verify across, rotat
         .keys.map((k: { kid: string }) => k.kid)
         .sort();
     assert.deepEqual(await jwks(0), await jwks(1));
+    assert.ok((await jwks(0)).includes(activeKid), 'both publish the active key');
+    for (const instance of instances) {
+      const ready = await request(`${instance.url}/health/ready`, { ca: caPem });
+      assert.equal(ready.status, 200, ready.text);
+      assert.equal(ready.json().checks.migrations, 'ok');
+    }
 
     // A client registered on A; tokens from each instance, introspected on the other.
     const [a, b] = instances as [TestServer, TestServer];
@@ -135,10 +175,10 @@ test('two instances on one database: one active key, tokens verify across, rotat
     assert.equal(await activeOn(b, fromA), true, "A's token verifies on B");
     assert.equal(await activeOn(a, fromB), true, "B's token verifies on A");
     const firstKid = decodeProtectedHeader(fromA).kid as string;
+    assert.equal(firstKid, activeKid, 'A signs with the one active key');
     assert.equal(decodeProtectedHeader(fromB).kid, firstKid);
 
     // Rotation by the CLI, picked up by both within the bound (1 s poll; slack for a loaded machine).
-    const config = loadConfig(env);
     const out: string[] = [];
     const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t) };
     assert.equal(await keysCommandWith(['rotate', '--json'], config, io), 0);
@@ -152,17 +192,23 @@ test('two instances on one database: one active key, tokens verify across, rotat
       }
     }
     const newA = await tokenFrom(a);
+    const newB = await tokenFrom(b);
     assert.equal(await activeOn(b, newA), true);
-    assert.equal(await activeOn(a, fromB), true, 'a token of the former key still verifies');
+    assert.equal(await activeOn(a, newB), true);
+    for (const instance of instances) {
+      assert.equal(await activeOn(instance, fromA), true, 'a token of the former key still verifies');
+      assert.equal(await activeOn(instance, fromB), true, 'a token of the former key still verifies');
+      assert.ok((await request(`${instance.url}/jwks`, { ca: caPem })).text.includes(firstKid), 'still published');
+    }
 
     // Retirement: never the active key, never one that signed less than ACCESS_TOKEN_TTL ago.
     await assert.rejects(keysCommandWith(['retire', rotated], config, io), (err: Error & { exitCode?: number }) => {
-      assert.equal(err.exitCode, 65);
+      assert.equal(err.exitCode, 65, err.stack);
       assert.match(err.message, /is the active signing key/);
       return true;
     });
     await assert.rejects(keysCommandWith(['retire', firstKid], config, io), (err: Error & { exitCode?: number }) => {
-      assert.equal(err.exitCode, 65);
+      assert.equal(err.exitCode, 65, err.stack);
       assert.match(err.message, /less than ACCESS_TOKEN_TTL/);
       return true;
     });
@@ -191,4 +237,4 @@ test('two instances on one database: one active key, tokens verify across, rotat
     await Promise.all(exits);
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
