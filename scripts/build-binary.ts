@@ -18,7 +18,7 @@ import {
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type PluginBuild } from 'esbuild';
 import pkg from '../package.json' with { type: 'json' };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -59,7 +59,34 @@ const common = {
   logLevel: 'warning',
   logOverride: { 'empty-import-meta': 'silent' },
 } as const;
-await build({ ...common, entryPoints: [join(root, 'server/bin.ts')], outfile: join(work, 'app.cjs') });
+// The binary is for one process on one SQLite file (README, "The single binary"): the PostgreSQL
+// backend (db/pg/, the postgres driver, db/pg/migrations) stays out. Its one entry, db/pg/open.ts
+// (imported lazily by db/open.ts), becomes a module that refuses; server/startup.ts refuses
+// DATABASE_URL=postgres://… with exit 78 before that could ever be reached.
+const sqliteOnly = {
+  name: 'sqlite-only',
+  setup(b: PluginBuild) {
+    b.onResolve({ filter: /[/\\]pg[/\\]open\.ts$/ }, () => ({ path: 'db/pg/open.ts', namespace: 'sqlite-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'sqlite-only' }, () => ({
+      loader: 'js',
+      contents:
+        'export async function openPostgres() { throw new Error("the single binary has no PostgreSQL backend"); }',
+    }));
+  },
+};
+const app = await build({
+  ...common,
+  entryPoints: [join(root, 'server/bin.ts')],
+  outfile: join(work, 'app.cjs'),
+  plugins: [sqliteOnly],
+  metafile: true,
+});
+const postgresInputs = Object.keys(app.metafile.inputs).filter((input) =>
+  /(^|\/)(db\/pg\/|node_modules\/postgres\/|node_modules\/drizzle-orm\/postgres-js\/)/.test(input),
+);
+if (postgresInputs.length > 0) {
+  throw new Error(`the binary must not carry the PostgreSQL backend, yet bundles ${postgresInputs.join(', ')}`);
+}
 await build({
   ...common,
   entryPoints: [join(root, 'server/signing-worker.ts')],

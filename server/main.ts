@@ -18,7 +18,7 @@ import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-f
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
 import { startInProcessSigner } from './signing-keys.ts';
-import { checkTlsPair, listenProblem, openDatabase, readSettingFile } from './startup.ts';
+import { checkBackendSupported, checkTlsPair, listenProblem, openDatabase, readSettingFile } from './startup.ts';
 
 export interface RunningServer {
   /** The TPP (mTLS) listener, as reached on this machine. */
@@ -81,6 +81,7 @@ async function start(
       'Deno ignores TLS_CIPHERS: TLS 1.2 also offers ECDHE ChaCha20-Poly1305, which FAPI does not allow; run on Node or terminate TLS in front for the FAPI list',
     );
   }
+  checkBackendSupported(config.database);
   // Before anything is written into it: the folder 0700, every file in it 0600.
   prepareDataDir(config.dataDir);
   const sealer = createSecretSealer(loadKek(config));

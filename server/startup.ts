@@ -10,6 +10,7 @@ import type { DatabaseSetting } from './config.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
 import type { StorageObserver } from './protocol/operations/ports.ts';
 import type { SecretSealer } from './protocol/secret-sealer.ts';
+import { inBinary } from './resources.ts';
 
 /** The variable that chose the database file, for messages. */
 export function databaseSetting(env: Record<string, string | undefined>): string {
@@ -67,6 +68,20 @@ export function postgresProblem(err: unknown, setting: string): OperatorError | 
   return undefined;
 }
 
+/**
+ * The single binary is for one process on one SQLite file: it carries neither the PostgreSQL driver
+ * nor its migrations (scripts/build-binary.ts), so DATABASE_URL=postgres://… is refused before
+ * anything is read or written. A bank that runs PostgreSQL runs the npm package.
+ */
+export function checkBackendSupported(database: DatabaseSetting, binary = inBinary): void {
+  if (database.kind === 'postgres' && binary) {
+    throw new OperatorError(
+      EXIT.config,
+      'DATABASE_URL: the single binary runs on a SQLite file only (unset DATABASE_URL, or point it at a file); for PostgreSQL run the npm package (npx psd2-oauth serve)',
+    );
+  }
+}
+
 export interface OpenedDatabase {
   stores: Stores;
   /** The underlying better-sqlite3 handle (integrity checks); absent on PostgreSQL. */
@@ -89,6 +104,7 @@ export async function openDatabase(
     onFeedState?: (state: 'listening' | 'lost', error?: unknown) => void;
   } = {},
 ): Promise<OpenedDatabase> {
+  checkBackendSupported(database);
   if (database.kind === 'postgres') {
     const { openDatabase: openBackend } = await import('../db/open.ts');
     try {

@@ -1,7 +1,8 @@
 // `npm run test:binary`: the single binary (dist/psd2-oauth-linux-x64, built just before) runs where
 // there is no Node: a chroot holding only the binary and the libraries `ldd` names, entered with
 // `unshare -m` so that its /dev and /proc mounts stay private. It serves HTTPS with mTLS, a CLI
-// command shares its database while it runs, and SIGTERM stops it cleanly. The budgets of issue 15
+// command shares its database while it runs, SIGTERM stops it cleanly, and DATABASE_URL=postgres://
+// is refused (exit 78): the binary is SQLite-only. The budgets of issue 15
 // are measured here. Not part of `npm test` (named .check.ts): it needs root and a fresh build.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -105,6 +106,15 @@ test('the single binary in a root without Node: sandbox QWAC, mTLS, CLI beside t
   assert.match(version.stdout, /^psd2-oauth \d+\.\d+\.\d+ \(commit [0-9a-f]{40}(-dirty)?, single binary\)\n$/);
   const injected = await runInJail(['--version'], { NODE_OPTIONS: '--require /nowhere.js' });
   assert.equal(injected.code, 0, `NODE_OPTIONS is not honoured (execArgvExtension none): ${injected.stderr}`);
+
+  // One process on one SQLite file: the binary carries no PostgreSQL backend, and says so at once,
+  // naming the setting, for the server and for every command that opens the database.
+  for (const args of [['serve'], ['keys', 'list']]) {
+    const refused = await runInJail(args, { DATABASE_URL: 'postgres://psd2@127.0.0.1:1/psd2_oauth' });
+    assert.equal(refused.code, 78, `${args.join(' ')}: ${refused.stderr}`);
+    assert.match(refused.stderr, /^psd2-oauth [a-z]+: DATABASE_URL: the single binary runs on a SQLite file only/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'one line, no stack');
+  }
 
   const cert = await runInJail([
     'sandbox-cert',
