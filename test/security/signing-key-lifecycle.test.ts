@@ -202,12 +202,12 @@ async function twoInstances(database: { DATABASE_URL?: string }) {
     }
 
     // Retirement: never the active key, never one that signed less than ACCESS_TOKEN_TTL ago.
-    await assert.rejects(keysCommandWith(['retire', rotated], config, io), (err: Error & { exitCode?: number }) => {
+    await assert.rejects(keysCommandWith(['retire', '--', rotated], config, io), (err: Error & { exitCode?: number }) => {
       assert.equal(err.exitCode, 65, err.stack);
       assert.match(err.message, /is the active signing key/);
       return true;
     });
-    await assert.rejects(keysCommandWith(['retire', firstKid], config, io), (err: Error & { exitCode?: number }) => {
+    await assert.rejects(keysCommandWith(['retire', '--', firstKid], config, io), (err: Error & { exitCode?: number }) => {
       assert.equal(err.exitCode, 65, err.stack);
       assert.match(err.message, /less than ACCESS_TOKEN_TTL/);
       return true;
@@ -219,7 +219,7 @@ async function twoInstances(database: { DATABASE_URL?: string }) {
     assert.equal(listed.find((k) => k.kid === rotated)?.status, 'active');
     assert.equal(listed.find((k) => k.kid === firstKid)?.status, 'published');
     assert.ok(listed.find((k) => k.kid === firstKid)?.retirable_from, 'says when it may be retired');
-    assert.equal(await keysCommandWith(['retire', neverActive.kid], config, io), 0);
+    assert.equal(await keysCommandWith(['retire', '--', neverActive.kid], config, io), 0);
     for (const i of [0, 1]) {
       while ((await jwks(i)).includes(neverActive.kid)) {
         assert.ok(Date.now() - rotatedAt < 10_000, 'the retired key leaves /jwks on every instance');
