@@ -202,16 +202,22 @@ async function twoInstances(database: { DATABASE_URL?: string }) {
     }
 
     // Retirement: never the active key, never one that signed less than ACCESS_TOKEN_TTL ago.
-    await assert.rejects(keysCommandWith(['retire', '--', rotated], config, io), (err: Error & { exitCode?: number }) => {
-      assert.equal(err.exitCode, 65, err.stack);
-      assert.match(err.message, /is the active signing key/);
-      return true;
-    });
-    await assert.rejects(keysCommandWith(['retire', '--', firstKid], config, io), (err: Error & { exitCode?: number }) => {
-      assert.equal(err.exitCode, 65, err.stack);
-      assert.match(err.message, /less than ACCESS_TOKEN_TTL/);
-      return true;
-    });
+    await assert.rejects(
+      keysCommandWith(['retire', '--', rotated], config, io),
+      (err: Error & { exitCode?: number }) => {
+        assert.equal(err.exitCode, 65, err.stack);
+        assert.match(err.message, /is the active signing key/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      keysCommandWith(['retire', '--', firstKid], config, io),
+      (err: Error & { exitCode?: number }) => {
+        assert.equal(err.exitCode, 65, err.stack);
+        assert.match(err.message, /less than ACCESS_TOKEN_TTL/);
+        return true;
+      },
+    );
     out.length = 0;
     assert.equal(await keysCommandWith(['list', '--json'], config, io), 0);
     const listed = JSON.parse(out.join('')) as { kid: string; alg: string; status: string; retirable_from: string }[];

@@ -1,6 +1,8 @@
-// A consent and an authorization code written straight into the test server's database, as the
-// authorization endpoint does on PSU approval: unit-level token tests need no browser or PSU page.
-// WAL lets this second connection write while the server runs.
+// A consent and an authorization code written into the test server's database through the store
+// ports, as the authorization endpoint does on PSU approval: unit-level token tests need no browser
+// or PSU page, and run on either backend (PSD2_TEST_BACKEND=postgres).
+//
+// `sql` is the SQLite file by hand, for the few checks no port offers; it works on SQLite only.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { base64url } from 'jose';
@@ -25,8 +27,6 @@ export interface CodeOptions {
   consentLifetime?: number;
   /** Milliseconds from now; default 60 s. */
   codeLifetime?: number;
-  /** An existing consent to issue another code for. */
-  consentId?: string;
 }
 
 export function database(server: TestServer): Database.Database {
@@ -48,6 +48,10 @@ export function sql<T = unknown>(server: TestServer, statement: string, ...param
   }
 }
 
+/**
+ * A consent and its code, written as the PSU's approval writes them (ConsentStore.grant, through
+ * the store ports): a PSU session at its last step, then the grant that ends it.
+ */
 export async function issueCode(server: TestServer, options: CodeOptions): Promise<IssuedCode> {
   const now = Date.now();
   const code = randomSecret(32);
@@ -57,42 +61,53 @@ export async function issueCode(server: TestServer, options: CodeOptions): Promi
   );
   const psuId = options.psuId ?? 'psu-alice';
   const scope = options.scope ?? 'aisp';
-  const consentId = options.consentId ?? `consent-${randomSecret(9)}`;
-  const codeDigest = await secretDigest(code);
-  const db = database(server);
-  try {
-    db.transaction(() => {
-      if (!options.consentId) {
-        db.prepare(
-          `INSERT INTO consents (consent_id, client_id, psu_id, scope, account_ids, created_at, expires_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          consentId,
-          options.clientId,
-          psuId,
-          scope,
-          JSON.stringify(options.accountIds ?? ['acc-1', 'acc-2']),
-          now,
-          now + (options.consentLifetime ?? 180 * 86_400_000),
-        );
-      }
-      db.prepare(
-        `INSERT INTO authorization_codes (code_digest, client_id, redirect_uri, code_challenge, consent_id, psu_id,
-           scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        codeDigest,
-        options.clientId,
-        options.redirectUri,
-        challenge,
+  const consentId = `consent-${randomSecret(9)}`;
+  if (!server.stores) throw new Error('issueCode: a server from startTestServer (it opens the stores)');
+  const { authorization } = await server.stores();
+  const sessionDigest = await secretDigest(randomSecret(32));
+  await authorization.sessions.create(sessionDigest, {
+    sessionId: randomSecret(16),
+    request: {
+      clientId: options.clientId,
+      redirectUri: options.redirectUri,
+      scope,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+    },
+    psuId,
+    stage: 'consent',
+    csrfToken: randomSecret(16),
+    authenticatedAt: now,
+    lastSeenAt: now,
+    expiresAt: now + 600_000,
+    createdAt: now,
+  });
+  const outcome = await authorization.consents.grant(
+    {
+      consent: {
+        consentId,
+        clientId: options.clientId,
+        psuId,
+        scope,
+        accountIds: options.accountIds ?? ['acc-1', 'acc-2'],
+        createdAt: now,
+        expiresAt: now + (options.consentLifetime ?? 180 * 86_400_000),
+      },
+      code: {
+        codeDigest: await secretDigest(code),
+        clientId: options.clientId,
+        redirectUri: options.redirectUri,
+        codeChallenge: challenge,
         consentId,
         psuId,
         scope,
-        now,
-        now + (options.codeLifetime ?? 60_000),
-      );
-    })();
-  } finally {
-    db.close();
-  }
+        createdAt: now,
+        expiresAt: now + (options.codeLifetime ?? 60_000),
+      },
+      codeSecret: code,
+    },
+    { sessionDigest, fromStage: 'consent' },
+  );
+  if (outcome !== 'granted') throw new Error(`issueCode: the grant was refused (${outcome})`);
   return { code, codeVerifier, consentId, psuId, redirectUri: options.redirectUri };
 }

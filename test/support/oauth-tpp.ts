@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as oauth from 'oauth4webapi';
 import type { Psd2Role } from '../../server/protocol/scope-policy.ts';
-import { type IssuedCode, issueCode } from './grants.ts';
+import { type CodeOptions, type IssuedCode, issueCode } from './grants.ts';
 import { type Fetch, mtlsFetch } from './mtls-fetch.ts';
 import type { TestServer } from './server.ts';
 import { makeTpp, type Tpp } from './tpp.ts';
@@ -91,7 +91,14 @@ export async function cli(
     execFile(
       process.execPath,
       argv,
-      { env: { ...process.env, DATA_DIR: server.dataDir, LOG_LEVEL: 'silent' } },
+      {
+        env: {
+          ...process.env,
+          DATA_DIR: server.dataDir,
+          ...(server.databaseUrl ? { DATABASE_URL: server.databaseUrl } : {}),
+          LOG_LEVEL: 'silent',
+        },
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
@@ -145,8 +152,13 @@ export function redeemCode(
 }
 
 /** A consent and code written for the client, redeemed: the tokens, and the consent they carry. */
-export async function codeTokens(s: TestServer, tpp: OAuthTpp, scope = 'aisp') {
-  const issued = await issueCode(s, { clientId: tpp.clientId, redirectUri: REDIRECT_URI, scope });
+export async function codeTokens(
+  s: TestServer,
+  tpp: OAuthTpp,
+  scope = 'aisp',
+  options: Pick<CodeOptions, 'consentLifetime'> = {},
+) {
+  const issued = await issueCode(s, { clientId: tpp.clientId, redirectUri: REDIRECT_URI, scope, ...options });
   const result = await oauth.processAuthorizationCodeResponse(tpp.as, tpp.client, await redeemCode(tpp, s, issued));
   return { ...result, consentId: issued.consentId };
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { pino } from 'pino';
+import { type OpenDatabase, openDatabase } from '../../db/open.ts';
+import type { Stores } from '../../db/stores.ts';
 import { loadConfig } from '../../server/config.ts';
 import { type RunningServer, startServer } from '../../server/main.ts';
 import { sandboxPaths } from '../../server/pki/sandbox-files.ts';
@@ -28,8 +30,17 @@ export interface TestServer {
   /** The PSU listener: `url` unless PSU_PORT is set. */
   psuUrl: string;
   dataDir: string;
+  /** DATABASE_URL, when the server does not use DATA_DIR's SQLite file: for CLI commands beside it. */
+  databaseUrl?: string;
   /** The sandbox CA: it signed the server's TLS certificate. */
   caPem: string;
+  /**
+   * The server's database through the store ports, as a second process (the CLI) sees it: what a
+   * test sets up or checks there works on SQLite and PostgreSQL alike, and reaches the server's
+   * caches through the change feed. Opened on first use, closed with the server. Absent from a
+   * TestServer a test assembles by hand.
+   */
+  stores?(): Promise<Stores>;
   get(path: string, options?: RequestOptions): ReturnType<typeof request>;
   post(path: string, options?: RequestOptions): ReturnType<typeof request>;
   close(): Promise<void>;
@@ -37,22 +48,30 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'psd2-oauth-test-'));
-  const config = loadConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', ...(await testDatabase(env)), ...env });
+  const database = await testDatabase(env);
+  const config = loadConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', ...database, ...env });
   const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const caPem = readFileSync(sandboxPaths(dir).caCert, 'utf8');
   const call =
     (method: string) =>
     (path: string, options: RequestOptions = {}) =>
       request(`${server.url}${path}`, { ca: caPem, method, ...options });
+  let opened: Promise<OpenDatabase> | undefined;
   return {
     server,
     url: server.url,
     psuUrl: server.psuUrl,
     dataDir: dir,
+    databaseUrl: env.DATABASE_URL ?? database.DATABASE_URL,
     caPem,
+    stores() {
+      opened ??= openDatabase(config.database);
+      return opened.then((database) => database.stores);
+    },
     get: call('GET'),
     post: call('POST'),
     async close() {
+      if (opened) await (await opened).close();
       await server.close();
       if (!dataDir) rmSync(dir, { recursive: true, force: true });
     },

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { type IssuedCode, issueCode, sql } from '../support/grants.ts';
+import { secretDigest } from '../../server/protocol/secrets.ts';
+import { type IssuedCode, issueCode } from '../support/grants.ts';
 import {
   addResourceServer,
   introspector,
@@ -59,19 +60,12 @@ describe('authorization_code with PKCE, for AISPs and CBPIIs', () => {
     assert.equal(active.consent_id, issued.consentId);
     assert.deepEqual(active.account_ids, ['FR76-1', 'FR76-2']);
 
-    const stored = sql<{ refresh_token_digest: string; expires_at: number }>(
-      s,
-      'SELECT refresh_token_digest, expires_at FROM grants WHERE grant_id = ?',
-      claims.grant_id,
-    );
-    assert.equal(stored.length, 1);
-    assert.notEqual(stored[0]?.refresh_token_digest, result.refresh_token, 'only a digest is stored');
-    const consent = sql<{ expires_at: number }>(
-      s,
-      'SELECT expires_at FROM consents WHERE consent_id = ?',
-      issued.consentId,
-    );
-    assert.equal(stored[0]?.expires_at, consent[0]?.expires_at, 'the refresh token expires with its consent');
+    const stored = await (await s.stores!()).grants.find(claims.grant_id as string);
+    assert.ok(stored, 'the grant is stored');
+    assert.equal(stored.grant.consentId, issued.consentId);
+    assert.ok(stored.grant.refreshTokenDigest);
+    assert.notEqual(stored.grant.refreshTokenDigest, result.refresh_token, 'only a digest is stored');
+    assert.equal(stored.grant.expiresAt, stored.consent?.expiresAt, 'the refresh token expires with its consent');
   });
 
   test('a CBPII redeems a code for cbpii', async () => {
@@ -109,13 +103,13 @@ describe('authorization_code with PKCE, for AISPs and CBPIIs', () => {
     const statuses = responses.map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 400, 400, 400, 400, 400, 400, 400]);
     for (const r of responses.filter((r) => r.status === 400)) assert.equal((await r.json()).error, 'invalid_grant');
-    const grants = sql<{ revoked_reason: string }>(
-      s,
-      'SELECT revoked_reason FROM grants WHERE consent_id = ?',
-      issued.consentId,
-    );
-    assert.equal(grants.length, 1, 'one grant was created');
-    assert.equal(grants[0]?.revoked_reason, 'code_reuse', 'the other presentations revoked it (RFC 6749 §4.1.2)');
+    // The code names the one grant its redemption created: the winner's.
+    const stores = await s.stores!();
+    const code = await stores.authorizationCodes.find(await secretDigest(issued.code));
+    const winner = await responses.find((r) => r.status === 200)!.json();
+    assert.equal(code?.code.grantId, decodeJwt(winner.access_token).grant_id, 'one grant was created');
+    const grant = await stores.grants.find(code!.code.grantId!);
+    assert.equal(grant?.grant.revokedReason, 'code_reuse', 'the other presentations revoked it (RFC 6749 §4.1.2)');
   });
 
   test('PKCE, redirect_uri, expiry and client binding: invalid_grant, and the code stays usable', async () => {
@@ -167,7 +161,7 @@ describe('authorization_code with PKCE, for AISPs and CBPIIs', () => {
 
   test('a consent revoked or expired before the redemption: invalid_grant', async () => {
     const revoked = await issueCode(s, { clientId: aisp.clientId, redirectUri: REDIRECT_URI });
-    sql(s, 'UPDATE consents SET revoked_at = ? WHERE consent_id = ?', Date.now(), revoked.consentId);
+    assert.equal(await (await s.stores!()).authorization.consents.revoke(revoked.consentId, Date.now(), 'psu'), true);
     assert.deepEqual(await oauthError(tokens(aisp, s, revoked)), { error: 'invalid_grant', status: 400 });
     const expired = await issueCode(s, { clientId: aisp.clientId, redirectUri: REDIRECT_URI, consentLifetime: -1 });
     assert.deepEqual(await oauthError(tokens(aisp, s, expired)), { error: 'invalid_grant', status: 400 });

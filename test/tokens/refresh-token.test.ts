@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { sql } from '../support/grants.ts';
 import {
   addResourceServer,
   codeTokens,
@@ -34,7 +33,10 @@ describe('refresh_token without rotation (the default)', () => {
 
   test('refreshing aisp extended_transaction_history gives aisp, and writes nothing', async () => {
     const first = await codeTokens(s, aisp, 'aisp extended_transaction_history');
-    const before = sql(s, 'SELECT * FROM grants');
+    const { grants } = await s.stores!();
+    const grantId = decodeJwt(first.access_token).grant_id as string;
+    const before = await grants.find(grantId);
+    assert.ok(before);
     const again = await refresh(aisp, first.refresh_token!);
     assert.equal(again.scope, 'aisp', 'history beyond 90 days needs a new SCA');
     assert.equal(again.refresh_token, undefined, 'no rotation: the same refresh token stays valid');
@@ -42,7 +44,7 @@ describe('refresh_token without rotation (the default)', () => {
     assert.equal(claims.scope, 'aisp');
     assert.equal(claims.consent_id, first.consentId);
     assert.equal(claims.grant_id, decodeJwt(first.access_token).grant_id);
-    assert.deepEqual(sql(s, 'SELECT * FROM grants'), before, 'a refresh without rotation writes nothing');
+    assert.deepEqual(await grants.find(grantId), before, 'a refresh without rotation writes nothing');
     assert.equal((await refresh(aisp, first.refresh_token!)).scope, 'aisp', 'and it can be used again');
   });
 
@@ -80,18 +82,16 @@ describe('refresh_token without rotation (the default)', () => {
 
   test('after the consent is revoked or has expired: invalid_grant, and its access tokens are inactive', async () => {
     const revoked = await codeTokens(s, aisp, 'aisp');
-    sql(
-      s,
-      'UPDATE consents SET revoked_at = ?, revoked_by = ? WHERE consent_id = ?',
-      Date.now(),
-      'psu',
-      revoked.consentId,
-    );
+    const { authorization } = await s.stores!();
+    assert.equal(await authorization.consents.revoke(revoked.consentId, Date.now(), 'psu'), true);
     assert.deepEqual(await oauthError(refresh(aisp, revoked.refresh_token!)), { error: 'invalid_grant', status: 400 });
     assert.deepEqual(await introspect(revoked.access_token), { active: false });
 
-    const expired = await codeTokens(s, aisp, 'aisp');
-    sql(s, 'UPDATE consents SET expires_at = ? WHERE consent_id = ?', Date.now() - 1, expired.consentId);
+    // A consent of two seconds, redeemed at once; refreshed once it has run out.
+    const lifetime = 2_000;
+    const issuedAt = Date.now();
+    const expired = await codeTokens(s, aisp, 'aisp', { consentLifetime: lifetime });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, issuedAt + lifetime - Date.now()) + 20));
     assert.deepEqual(await oauthError(refresh(aisp, expired.refresh_token!)), { error: 'invalid_grant', status: 400 });
     assert.deepEqual(await introspect(expired.access_token), { active: false });
   });
@@ -135,12 +135,8 @@ describe('refresh_token with REFRESH_TOKEN_ROTATION=true', () => {
     // r1 is now neither current nor previous: a copy was kept somewhere. The grant is revoked.
     assert.deepEqual(await oauthError(refresh(aisp, r1)), { error: 'invalid_grant', status: 400 });
     assert.deepEqual(await oauthError(refresh(aisp, r2)), { error: 'invalid_grant', status: 400 });
-    const reason = sql<{ revoked_reason: string }>(
-      s,
-      'SELECT revoked_reason FROM grants WHERE grant_id = ?',
-      decodeJwt(first.access_token).grant_id,
-    );
-    assert.equal(reason[0]?.revoked_reason, 'refresh_token_reuse');
+    const stored = await (await s.stores!()).grants.find(decodeJwt(first.access_token).grant_id as string);
+    assert.equal(stored?.grant.revokedReason, 'refresh_token_reuse');
   });
 
   test('the normal chain keeps working', async () => {
