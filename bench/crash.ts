@@ -14,6 +14,15 @@
 // acknowledged refresh tokens still refresh; acknowledged revocations hold (refresh invalid_grant,
 // introspection inactive for every access token of the grant); a redeemed code is never redeemed
 // again. And a race: 8 concurrent redemptions of one code give exactly one token.
+//
+// Payment authorisations (issue 13) ride the same load: the bank's resource server registers them
+// over the back channel, the PSU approves some on the sandbox payment page, the PISP redeems the
+// code, and the bank consumes each with CONSUMERS concurrent callers, also in a burst fired just
+// before the SIGKILL; consumes whose outcome the kill hid are hammered again after the restart.
+// Checked after every restart: a registration acknowledged 201 exists with its payment_hash; an
+// acknowledged authorisation (its token 200) is still `authorised`; a consume acknowledged 200 is
+// `consumed`, a further consume gets 409 and its access token introspects inactive; and over the
+// whole run no authorisation ever got two 200s from consume.
 import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,6 +37,7 @@ import { freshDatabase, startCluster } from '../test/support/postgres.ts';
 import { benchFile, type Child, NODE, startChild } from './children.ts';
 import { basic, connectionPool, type Reply, send } from './http.ts';
 import { type BenchPki, createBenchPki } from './pki.ts';
+import { approvePayment, benchPayment, registerPayment } from './psd2-payment.ts';
 import { type IssuedCode, obtainCode, redeemCode } from './psd2-psu.ts';
 
 const { values: flags } = parseArgs({
@@ -48,6 +58,8 @@ const CYCLE_LIMIT_MS = 60_000;
 const WORKERS = 6;
 const REDIRECT_URI = 'https://tpp.example/cb';
 const SAMPLE = 12;
+/** Concurrent consume calls per payment authorisation: exactly one may get 200. */
+const CONSUMERS = 4;
 
 const work = mkdtempSync(join(tmpdir(), 'psd2-oauth-crash-'));
 const dataDir = join(work, 'data');
@@ -76,7 +88,34 @@ const acknowledged = {
   grants: [] as Grant[],
   revoked: [] as Grant[],
   redeemedCodes: [] as { clientId: string; issued: IssuedCode; grant: Grant }[],
+  /** The PISP client the payment authorisations are registered for. */
+  pispClient: '',
+  /** Registrations acknowledged 201. */
+  payments: [] as Payment[],
+  /** Consumes acknowledged 200. */
+  consumed: [] as Payment[],
 };
+
+/**
+ * A payment authorisation the server acknowledged (201). `stage` is what the client knows:
+ * `registered`; `authorised` once the token for it was acknowledged; `consumed` once a consume got
+ * 200; `in-doubt` when every consume call of a round failed (the kill): it is hammered again after
+ * the restart; `busy` while a step is in flight, `unknown` when a step other than consume was cut.
+ */
+interface Payment {
+  authorizationId: string;
+  paymentHash: string;
+  href: string;
+  accessToken?: string;
+  stage: 'registered' | 'authorised' | 'consumed' | 'in-doubt' | 'busy' | 'unknown';
+}
+
+/** Every 200 a consume ever got, per authorisation id, before and after every restart. */
+const consumeSuccesses = new Map<string, number>();
+let consumeCalls = 0;
+/** In-doubt consumes found committed after the restart (their 200 was lost with the kill). */
+let hiddenCommits = 0;
+let inDoubt = 0;
 const journal = openSync(journalPath, 'a');
 
 function journalAppend(entry: Record<string, unknown>): void {
@@ -247,7 +286,101 @@ const actions: [weight: number, run: (pools: Pools) => Promise<void>][] = [
       acknowledged.revoked.push(grant);
     },
   ],
+  [1, registerOnePayment],
+  [1, authoriseOnePayment],
+  [1, consumeOnePayment],
 ];
+
+// ---- payment authorisations ---------------------------------------------------------------------
+
+/** The resource server's Basic credentials: introspection and the payment back channel. */
+let resourceServerAuth: Record<string, string> = {};
+let paymentCounter = 0;
+
+async function registerOnePayment(pools: Pools): Promise<void> {
+  const resourceId = `crash-${process.pid}-${++paymentCounter}`;
+  const reply = await registerPayment(
+    pools.anonymous,
+    resourceServerAuth,
+    acknowledged.pispClient,
+    resourceId,
+    benchPayment(100 + paymentCounter),
+  );
+  if (reply.status !== 201) return;
+  const { authorization_id, payment_hash, consent_approval_href } = reply.json();
+  journalAppend({ payment_registered: authorization_id, payment_hash });
+  acknowledged.payments.push({
+    authorizationId: authorization_id,
+    paymentHash: payment_hash,
+    href: consent_approval_href,
+    stage: 'registered',
+  });
+}
+
+async function authoriseOnePayment(pools: Pools): Promise<void> {
+  const payment = pick(acknowledged.payments.filter((p) => p.stage === 'registered'));
+  if (!payment) return;
+  // Until its token is acknowledged, the authorisation's fate is unknown: it is left alone.
+  payment.stage = 'unknown';
+  const issued = await approvePayment(pools.anonymous, payment.href, REDIRECT_URI);
+  const reply = await redeemCode(pools.tpp, acknowledged.pispClient, REDIRECT_URI, issued);
+  if (reply.status !== 200) return;
+  const { access_token } = reply.json();
+  journalAppend({ payment_authorised: payment.authorizationId, access_token });
+  payment.accessToken = access_token;
+  payment.stage = 'authorised';
+}
+
+/**
+ * CONSUMERS concurrent consume calls on one authorisation, every 200 counted. Settled: `consumed`
+ * when one got 200; when none did and some calls failed (the kill), `in-doubt`; when all answered
+ * and none got 200, the consume was lost (or, for one in doubt, it had been committed before a kill
+ * hid its answer, which the status then shows).
+ */
+async function consumeConcurrently(pools: Pools, payment: Payment): Promise<void> {
+  const wasInDoubt = payment.stage === 'in-doubt';
+  payment.stage = 'busy';
+  const path = `/payment-authorizations/${payment.authorizationId}/consume`;
+  consumeCalls += CONSUMERS;
+  const results = await Promise.allSettled(
+    Array.from({ length: CONSUMERS }, () => send(pools.anonymous, 'POST', path, { headers: resourceServerAuth })),
+  );
+  const replies = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const wins = replies.filter((r) => r.status === 200).length;
+  if (wins > 0) {
+    const total = (consumeSuccesses.get(payment.authorizationId) ?? 0) + wins;
+    consumeSuccesses.set(payment.authorizationId, total);
+    journalAppend({ payment_consumed: payment.authorizationId, successes: total });
+    payment.stage = 'consumed';
+    acknowledged.consumed.push(payment);
+    if (total > 1)
+      throw new InvariantViolation(`payment authorisation ${payment.authorizationId} consumed ${total} times`);
+  }
+  for (const reply of replies) {
+    if (reply.status !== 200 && reply.status !== 409)
+      throw new InvariantViolation(`consume of an authorised payment: ${describe(reply)}`);
+  }
+  if (wins > 0) return;
+  if (replies.length < results.length) {
+    inDoubt++;
+    payment.stage = 'in-doubt';
+    return;
+  }
+  // Every call answered 409 and none 200: only an earlier, hidden commit explains it.
+  const status = await send(pools.anonymous, 'GET', `/payment-authorizations/${payment.authorizationId}`, {
+    headers: resourceServerAuth,
+  });
+  if (!wasInDoubt || status.status !== 200 || status.json().status !== 'consumed')
+    throw new InvariantViolation(`${CONSUMERS} consumes of an authorised payment, none 200: ${describe(status)}`);
+  hiddenCommits++;
+  payment.stage = 'consumed';
+  acknowledged.consumed.push(payment);
+}
+
+async function consumeOnePayment(pools: Pools): Promise<void> {
+  const payment = pick(acknowledged.payments.filter((p) => p.stage === 'authorised'));
+  if (payment) await consumeConcurrently(pools, payment);
+}
 
 function refresh(pools: Pools, grant: Grant): Promise<Reply> {
   return send(pools.tpp, 'POST', '/token', {
@@ -279,13 +412,34 @@ async function loadThenKill(pools: Pools, server: Child, killAfterMs: number): P
         // A violation seen while the server is up is real; anything else is the kill.
         if (err instanceof InvariantViolation && running) throw err;
       }
+      // An action with nothing to do (or a pool already closed) settles in microtasks only: yield,
+      // or the loop would starve the timers, the kill and the signal handlers.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   };
   const workers = Promise.all(Array.from({ length: WORKERS }, worker));
-  await Promise.race([workers, new Promise((resolve) => setTimeout(resolve, killAfterMs))]);
-  await server.kill();
-  running = false;
-  await workers;
+  const violations: unknown[] = [];
+  let burst: Promise<void>[] = [];
+  try {
+    await Promise.race([workers, new Promise((resolve) => setTimeout(resolve, killAfterMs))]);
+    // Consumes in flight at the kill: a burst on the authorised payments, then SIGKILL 0-20 ms
+    // later, so that some are committed with their answers lost and some never reach the database.
+    burst = acknowledged.payments
+      .filter((p) => p.stage === 'authorised')
+      .slice(0, 3)
+      .map((p) =>
+        consumeConcurrently(pools, p).catch((err) => {
+          if (err instanceof InvariantViolation && running) violations.push(err);
+        }),
+      );
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+    await server.kill();
+  } finally {
+    // Also when a worker found a violation: the others must stop, not spin on a dead server.
+    running = false;
+  }
+  await Promise.all([workers, ...burst]);
+  if (violations.length > 0) throw violations[0];
 }
 
 // ---- the invariants -----------------------------------------------------------------------------
@@ -328,6 +482,7 @@ async function checkInvariants(pools: Pools, introspection: Record<string, strin
       expect(inspected.text === '{"active":false}', 'access token of a revoked grant still active', inspected);
     }
   }
+  await checkPayments(pools);
   // Few codes: replaying one revokes its grant, which leaves fewer live grants to check.
   for (const { clientId, issued, grant } of sample(acknowledged.redeemedCodes, 3)) {
     const reply = await redeemCode(pools.tpp, clientId, REDIRECT_URI, issued);
@@ -339,6 +494,44 @@ async function checkInvariants(pools: Pools, introspection: Record<string, strin
       acknowledged.revoked.push(grant);
     }
   }
+}
+
+async function checkPayments(pools: Pools): Promise<void> {
+  const read = async (payment: Payment) => {
+    const reply = await send(pools.anonymous, 'GET', `/payment-authorizations/${payment.authorizationId}`, {
+      headers: resourceServerAuth,
+    });
+    expect(reply.status === 200, `acknowledged payment authorisation ${payment.authorizationId} lost`, reply);
+    expect(reply.json().payment_hash === payment.paymentHash, 'payment_hash changed', reply);
+    return reply;
+  };
+  for (const payment of sample(acknowledged.payments)) await read(payment);
+  for (const payment of sample(acknowledged.payments.filter((p) => p.stage === 'authorised'))) {
+    const reply = await read(payment);
+    expect(reply.json().status === 'authorised', 'acknowledged payment authorisation no longer authorised', reply);
+  }
+  // Consumes the kill hid: each either was committed (all 409 now, status consumed) or was not (one 200).
+  for (const payment of acknowledged.payments.filter((p) => p.stage === 'in-doubt')) {
+    await consumeConcurrently(pools, payment);
+  }
+  for (const payment of sample(acknowledged.consumed)) {
+    const reply = await read(payment);
+    expect(reply.json().status === 'consumed', `acknowledged consume of ${payment.authorizationId} lost`, reply);
+    const again = await send(pools.anonymous, 'POST', `/payment-authorizations/${payment.authorizationId}/consume`, {
+      headers: resourceServerAuth,
+    });
+    if (again.status === 200) consumeSuccesses.set(payment.authorizationId, 2);
+    expect(again.status === 409, `payment authorisation ${payment.authorizationId} consumed twice`, again);
+    if (payment.accessToken) {
+      const inspected = await send(pools.anonymous, 'POST', '/introspect', {
+        form: { token: payment.accessToken },
+        headers: resourceServerAuth,
+      });
+      expect(inspected.text === '{"active":false}', 'access token of a consumed payment still active', inspected);
+    }
+  }
+  const twice = [...consumeSuccesses].filter(([, n]) => n > 1);
+  if (twice.length > 0) throw new InvariantViolation(`consumed more than once: ${JSON.stringify(twice)}`);
 }
 
 async function raceOneCode(pools: Pools): Promise<void> {
@@ -367,6 +560,7 @@ function withLimit<T>(promise: Promise<T>, ms: number, what: string): Promise<T>
 async function main(): Promise<number> {
   const pki = await createBenchPki(dataDir);
   const introspection = resourceServer();
+  resourceServerAuth = introspection;
   const started = Date.now();
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     const t0 = Date.now();
@@ -387,6 +581,12 @@ async function main(): Promise<number> {
               journalAppend({ registered: client.clientId, token: client.token, forTokens: true });
               acknowledged.tokenClients.push(client.clientId);
             }
+            const pisp = await send(pools.tpp, 'POST', '/register', {
+              json: { grant_types: ['client_credentials', 'authorization_code'], redirect_uris: [REDIRECT_URI] },
+            });
+            if (pisp.status !== 201) throw new Error(`cannot register the PISP client: ${describe(pisp)}`);
+            acknowledged.pispClient = pisp.json().client_id;
+            journalAppend({ registered: acknowledged.pispClient, forPayments: true });
           }
           await checkInvariants(pools, introspection);
           if (cycle === 1 || cycle % 10 === 0) await raceOneCode(pools);
@@ -403,7 +603,7 @@ async function main(): Promise<number> {
       `cycle ${cycle}`,
     );
     log(
-      `cycle ${String(cycle).padStart(4)}/${CYCLES}  ${Date.now() - t0} ms (${timings})  clients ${acknowledged.clients.size}  deleted ${acknowledged.deletedClients.size}  grants ${acknowledged.grants.length}  revoked ${acknowledged.revoked.length}  codes ${acknowledged.redeemedCodes.length}`,
+      `cycle ${String(cycle).padStart(4)}/${CYCLES}  ${Date.now() - t0} ms (${timings})  clients ${acknowledged.clients.size}  deleted ${acknowledged.deletedClients.size}  grants ${acknowledged.grants.length}  revoked ${acknowledged.revoked.length}  codes ${acknowledged.redeemedCodes.length}  payments ${acknowledged.payments.length}/${acknowledged.payments.filter((p) => p.stage === 'authorised').length}/${acknowledged.consumed.length}`,
     );
   }
   // A last restart: what the final kill left must hold too.
@@ -416,7 +616,7 @@ async function main(): Promise<number> {
     await Promise.all([pools.tpp.destroy(), pools.anonymous.destroy()]);
   }
   log(
-    `ok (${flags.database}): ${CYCLES} SIGKILL cycles in ${((Date.now() - started) / 1000).toFixed(0)} s, every acknowledged outcome held`,
+    `ok (${flags.database}): ${CYCLES} SIGKILL cycles in ${((Date.now() - started) / 1000).toFixed(0)} s, every acknowledged outcome held; payments: ${acknowledged.payments.length} registered, ${acknowledged.consumed.length} consumed by ${consumeCalls} concurrent consume calls (${inDoubt} rounds cut by the kill, ${hiddenCommits} of them committed unseen), none twice`,
   );
   return 0;
 }
