@@ -936,6 +936,56 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description invalid_request: the body exceeds 65536 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 65536 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the Content-Type is missing, is not application/json (RFC 9110 §8.3.1), or names a charset other than UTF-8 */
+            415: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the Content-Type must be application/json"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
         };
     };
     getClient: {
@@ -1139,6 +1189,56 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description invalid_request: the body exceeds 65536 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 65536 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the Content-Type is missing, is not application/json (RFC 9110 §8.3.1), or names a charset other than UTF-8 */
+            415: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the Content-Type must be application/json"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
         };
     };
     deleteClient: {
@@ -1209,6 +1309,31 @@ export interface operations {
                      * @example {
                      *       "error": "access_denied",
                      *       "error_description": "the client certificate belongs to another organization than the client"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the body exceeds 65536 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 65536 bytes"
                      *     }
                      */
                     "application/json": components["schemas"]["OAuthError"];
@@ -1303,6 +1428,31 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description invalid_request: the body exceeds 16384 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 16384 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
         };
     };
     revokeToken: {
@@ -1385,6 +1535,31 @@ export interface operations {
                      * @example {
                      *       "error": "invalid_client",
                      *       "error_description": "the client_id is unknown or is not registered for the presented certificate"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the body exceeds 16384 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 16384 bytes"
                      *     }
                      */
                     "application/json": components["schemas"]["OAuthError"];
@@ -1479,6 +1654,31 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description invalid_request: the body exceeds 16384 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 16384 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
         };
     };
     pushAuthorizationRequest: {
@@ -1563,6 +1763,31 @@ export interface operations {
                      * @example {
                      *       "error": "invalid_client",
                      *       "error_description": "client certificate rejected: no client certificate was presented"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the body exceeds 32768 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 32768 bytes"
                      *     }
                      */
                     "application/json": components["schemas"]["OAuthError"];
@@ -1851,6 +2076,56 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description invalid_request: the body exceeds 16384 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 16384 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the Content-Type is missing, is not application/json (RFC 9110 §8.3.1), or names a charset other than UTF-8 */
+            415: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the Content-Type must be application/json"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
         };
     };
     getPaymentAuthorization: {
@@ -2038,6 +2313,31 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description invalid_request: the body exceeds 16384 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 16384 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
         };
     };
     consumePaymentAuthorization: {
@@ -2145,6 +2445,31 @@ export interface operations {
                      * @example {
                      *       "error": "conflict",
                      *       "error_description": "the payment authorization is awaiting_authorisation, not authorised"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description invalid_request: the body exceeds 16384 bytes (declared or counted while read); the connection is closed after the answer */
+            413: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_request",
+                     *       "error_description": "the request body exceeds 16384 bytes"
                      *     }
                      */
                     "application/json": components["schemas"]["OAuthError"];

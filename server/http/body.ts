@@ -7,6 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { OAuthError, type OAuthErrorCode } from '../protocol/errors.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse } from './errors.ts';
+import type { ErrorResponse } from './schemas.ts';
 
 /** Bytes. Every endpoint has a cap; the largest legitimate body (client metadata with a JWKS) is a few KiB. */
 export const BODY_LIMITS = {
@@ -31,13 +32,26 @@ export function bodyLimitFor(path: string): number {
   return BODY_LIMITS.other;
 }
 
+function bodyTooLarge(maxSize: number): OAuthError {
+  return new OAuthError('invalid_request', `the request body exceeds ${maxSize} bytes`, { status: 413 });
+}
+
 function tooLarge(c: Context<AppEnv>, maxSize: number): Response {
   // The rest of the body is never read: the connection closes after this answer.
   c.header('Connection', 'close');
-  return errorResponse(
-    c,
-    new OAuthError('invalid_request', `the request body exceeds ${maxSize} bytes`, { status: 413 }),
-  );
+  return errorResponse(c, bodyTooLarge(maxSize));
+}
+
+/**
+ * The 413 of an operation at `path` (every method but GET and HEAD has a body cap), for its
+ * OpenAPI error list: the example is the answer the cap of that path gives.
+ */
+export function bodyTooLargeResponse(path: string): ErrorResponse {
+  const maxSize = bodyLimitFor(path);
+  return {
+    description: `invalid_request: the body exceeds ${maxSize} bytes (declared or counted while read); the connection is closed after the answer`,
+    example: bodyTooLarge(maxSize),
+  };
 }
 
 const limiters = new Map<number, MiddlewareHandler<AppEnv>>();
@@ -120,6 +134,15 @@ export function parseMediaType(header: string | undefined): MediaType | undefine
   return { essence: `${type}/${subtype}`.toLowerCase(), parameters };
 }
 
+const NOT_JSON = 'the Content-Type must be application/json';
+
+/** The 415 of an operation whose body is JSON (read with readJsonObject), for its OpenAPI error list. */
+export const unsupportedMediaTypeResponse: ErrorResponse = {
+  description:
+    'invalid_request: the Content-Type is missing, is not application/json (RFC 9110 §8.3.1), or names a charset other than UTF-8',
+  example: new OAuthError('invalid_request', NOT_JSON, { status: 415 }),
+};
+
 /** `application/json`, with no charset or UTF-8 (RFC 8259 §8.1); otherwise 415. */
 export function requireJsonMediaType(header: string | undefined): void {
   const media = parseMediaType(header);
@@ -127,7 +150,7 @@ export function requireJsonMediaType(header: string | undefined): void {
     throw new OAuthError('invalid_request', 'the request has no Content-Type; send application/json', { status: 415 });
   }
   if (media?.essence !== 'application/json') {
-    throw new OAuthError('invalid_request', 'the Content-Type must be application/json', { status: 415 });
+    throw new OAuthError('invalid_request', NOT_JSON, { status: 415 });
   }
   const charset = media.parameters.charset?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8') {

@@ -2,14 +2,17 @@
 // what the real server answers: each (operation, status) below sends the request that produces it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { HttpResponse } from '../support/https.ts';
+import { bodyLimitFor } from '../../server/http/body.ts';
+import { type HttpResponse, request } from '../support/https.ts';
 import { addResourceServer, type ResourceServerCredentials } from '../support/oauth-tpp.ts';
+import { streamBody } from '../support/raw.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp, type Tpp } from '../support/tpp.ts';
 
 interface Operation {
   operationId?: string;
   security?: Record<string, string[]>[];
+  requestBody?: { content: Record<string, unknown> };
   responses: Record<
     string,
     {
@@ -120,6 +123,41 @@ const RECIPES: Record<string, Recipe> = {
   },
 };
 
+/** A path of the document with its parameters filled: the context's client, an unknown payment. */
+const concrete = (path: string, ctx: Context) =>
+  path.replace('{client_id}', ctx.clientId).replace('{authorization_id}', 'unknown');
+
+/**
+ * The body gates, probed on any operation from its method, path and security alone (bodyLimits and
+ * readJsonObject run the same way on every route): 413 for a declared Content-Length one byte over
+ * the path's cap, sent before any body byte; 415 for a text/plain body with the credentials the
+ * operation's security names.
+ */
+async function probeBodyGate(ctx: Context, method: string, path: string, op: Operation, status: 413 | 415) {
+  const url = `${ctx.s.url}${concrete(path, ctx)}`;
+  const tls = { ca: ctx.s.caPem, cert: ctx.aisp.certChain, key: ctx.aisp.key };
+  if (status === 413) {
+    const res = await streamBody(url, {
+      ...tls,
+      method,
+      headers: { 'content-type': 'application/json' },
+      size: bodyLimitFor(concrete(path, ctx)) + 1,
+    });
+    return {
+      status: res.status,
+      headers: res.headers,
+      text: res.text,
+      json: () => JSON.parse(res.text),
+      header: (name: string) => res.headers[name.toLowerCase()],
+    } satisfies HttpResponse;
+  }
+  const schemes = new Set((op.security ?? []).flatMap((requirement) => Object.keys(requirement)));
+  const headers: Record<string, string> = { 'content-type': 'text/plain' };
+  if (schemes.has('registrationAccessToken')) Object.assign(headers, bearer(ctx.registrationToken));
+  if (schemes.has('resourceServerBasic')) Object.assign(headers, basic(ctx));
+  return request(url, { ...tls, method, headers, body: '{}' });
+}
+
 describe('the OpenAPI document', () => {
   let ctx: Context;
   let doc: { paths: Record<string, Record<string, Operation>>; servers: { url: string }[] };
@@ -150,7 +188,12 @@ describe('the OpenAPI document', () => {
 
   const operations = () =>
     Object.entries(doc.paths).flatMap(([path, item]) =>
-      Object.entries(item).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })),
+      Object.entries(item).map(([method, op]) => ({
+        name: `${method.toUpperCase()} ${path}`,
+        method: method.toUpperCase(),
+        path,
+        op,
+      })),
     );
 
   test('servers is the issuer alone', () => {
@@ -182,16 +225,17 @@ describe('the OpenAPI document', () => {
 
   test('every OAuth error status has an example and the server answers exactly that', async () => {
     let checked = 0;
-    for (const { name, op } of operations()) {
+    for (const { name, method, path, op } of operations()) {
       for (const [status, response] of Object.entries(op.responses)) {
         const json = response.content?.['application/json'];
         if (json?.schema?.$ref !== '#/components/schemas/OAuthError') continue;
         const example = json.example;
         const key = `${op.operationId} ${status}`;
         assert.ok(example, `${name} ${status}: an example`);
+        const gate = status === '413' || status === '415' ? (Number(status) as 413 | 415) : undefined;
         const recipe = RECIPES[key];
-        assert.ok(recipe, `${key}: add the request that produces the example to RECIPES`);
-        const res = await recipe(ctx);
+        assert.ok(recipe || gate, `${key}: add the request that produces the example to RECIPES`);
+        const res = recipe ? await recipe(ctx) : await probeBodyGate(ctx, method, path, op, gate!);
         assert.equal(res.status, Number(status), `${key}: ${res.text}`);
         assert.deepEqual(res.json(), example, key);
         for (const [header, declared] of Object.entries(response.headers ?? {})) {
@@ -201,9 +245,30 @@ describe('the OpenAPI document', () => {
           response.headers?.['Cache-Control'] && (status !== '401' || response.headers['WWW-Authenticate']),
           `${key}: headers declared`,
         );
-        checked++;
+        if (recipe) checked++;
       }
     }
     assert.equal(checked, Object.keys(RECIPES).length, 'a recipe for an error the document no longer shows');
+  });
+
+  test('413 and 415 are documented exactly where the server answers them', async () => {
+    const documented = { 413: [] as string[], 415: [] as string[] };
+    const answered = { 413: [] as string[], 415: [] as string[] };
+    for (const { name, method, path, op } of operations()) {
+      for (const status of [413, 415] as const) {
+        if (op.responses[status]) documented[status].push(name);
+        // GET and HEAD carry no body: no cap, no media type.
+        if (method === 'GET' || method === 'HEAD') continue;
+        const res = await probeBodyGate(ctx, method, path, op, status);
+        if (res.status === status) answered[status].push(name);
+      }
+      if (op.requestBody?.content['application/json']) {
+        assert.ok(op.responses[415], `${name}: a JSON body, so a 415 for another media type`);
+      }
+    }
+    assert.deepEqual(documented, answered);
+    // The probes reach every capped operation and every JSON body (a probe that never hits is no test).
+    assert.ok(answered[413].length >= 10, `413 on ${answered[413].join(', ')}`);
+    assert.ok(answered[415].includes('POST /register') && answered[415].includes('POST /payment-authorizations'));
   });
 });

@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { OAuthError } from '../../protocol/errors.ts';
 import { authenticateResourceServer, type IntrospectionDeps, introspect } from '../../protocol/introspection.ts';
 import type { ResourceServerStore } from '../../protocol/token/ports.ts';
+import { bodyTooLargeResponse } from '../body.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreJson, readForm } from '../form.ts';
 import { AuthorizationDetails, errorResponses, noStoreHeaders } from '../schemas.ts';
@@ -90,6 +91,7 @@ export const introspectionRoute = createRoute({
         description: 'invalid_client: missing or wrong resource server credentials; with WWW-Authenticate: Basic',
         example: new OAuthError('invalid_client', 'resource server authentication failed', { challenge: 'Basic' }),
       },
+      413: bodyTooLargeResponse('/introspect'),
     }),
   },
 });

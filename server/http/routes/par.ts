@@ -8,6 +8,7 @@ import { OAuthError } from '../../protocol/errors.ts';
 import type { PaymentAuthorizationStore } from '../../protocol/payments/ports.ts';
 import type { PushedRequestStore } from '../../protocol/psu/ports.ts';
 import type { ClientStore } from '../../protocol/registration/ports.ts';
+import { bodyTooLargeResponse } from '../body.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint } from '../form.ts';
 import { errorResponses, noStoreHeaders } from '../schemas.ts';
@@ -69,6 +70,7 @@ export const parRoute = createRoute({
           challenge: 'mTLS',
         }),
       },
+      413: bodyTooLargeResponse('/par'),
     }),
   },
 });

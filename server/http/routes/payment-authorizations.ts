@@ -13,12 +13,15 @@ import {
   withdrawPayment,
 } from '../../protocol/payments/back-channel.ts';
 import type { ResourceServerStore } from '../../protocol/token/ports.ts';
-import { readJsonObject } from '../body.ts';
+import { bodyTooLargeResponse, readJsonObject, unsupportedMediaTypeResponse } from '../body.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponses, noStoreHeaders } from '../schemas.ts';
 import { basicCredentials } from './introspection.ts';
 
 const TAG = 'Payments';
+const registerPath = '/payment-authorizations';
+const itemPath = '/payment-authorizations/{authorization_id}';
+const consumePath = '/payment-authorizations/{authorization_id}/consume';
 const Iban = z.object({ iban: z.string().openapi({ example: 'FR7630006000011234567890189' }) });
 const Payment = z
   .object({
@@ -110,7 +113,7 @@ const UNKNOWN = {
 
 export const registerPaymentRoute = createRoute({
   method: 'post',
-  path: '/payment-authorizations',
+  path: registerPath,
   tags: [TAG],
   operationId: 'registerPaymentAuthorization',
   summary: 'Register a payment (or a cancellation) the PSU is to authorise',
@@ -138,13 +141,15 @@ export const registerPaymentRoute = createRoute({
           'this payment_request_resource_id and action are registered with another payment: register a new resource id',
         ),
       },
+      413: bodyTooLargeResponse(registerPath),
+      415: unsupportedMediaTypeResponse,
     }),
   },
 });
 
 export const getPaymentRoute = createRoute({
   method: 'get',
-  path: '/payment-authorizations/{authorization_id}',
+  path: itemPath,
   tags: [TAG],
   operationId: 'getPaymentAuthorization',
   summary: 'The status of a payment authorization',
@@ -156,7 +161,7 @@ export const getPaymentRoute = createRoute({
 
 export const consumePaymentRoute = createRoute({
   method: 'post',
-  path: '/payment-authorizations/{authorization_id}/consume',
+  path: consumePath,
   tags: [TAG],
   operationId: 'consumePaymentAuthorization',
   summary: 'Use an authorised payment once (on the PISP’s confirmation)',
@@ -173,13 +178,14 @@ export const consumePaymentRoute = createRoute({
         description: 'conflict: not authorised (awaiting, already consumed, rejected, expired or withdrawn)',
         example: new OAuthError('conflict', 'the payment authorization is awaiting_authorisation, not authorised'),
       },
+      413: bodyTooLargeResponse(consumePath),
     }),
   },
 });
 
 export const withdrawPaymentRoute = createRoute({
   method: 'delete',
-  path: '/payment-authorizations/{authorization_id}',
+  path: itemPath,
   tags: [TAG],
   operationId: 'withdrawPaymentAuthorization',
   summary: 'Withdraw a payment authorization (the bank dropped the payment)',
@@ -196,6 +202,7 @@ export const withdrawPaymentRoute = createRoute({
         description: 'conflict: already consumed, rejected, expired or withdrawn',
         example: new OAuthError('conflict', 'the payment authorization is withdrawn: it cannot be withdrawn'),
       },
+      413: bodyTooLargeResponse(itemPath),
     }),
   },
 });

@@ -11,7 +11,7 @@ import {
   registerClient,
   updateClient,
 } from '../../protocol/registration.ts';
-import { readJsonObject } from '../body.ts';
+import { bodyTooLargeResponse, readJsonObject, unsupportedMediaTypeResponse } from '../body.ts';
 import type { AppEnv } from '../env.ts';
 import { describeZodError } from '../errors.ts';
 import { errorResponses, noStoreHeaders } from '../schemas.ts';
@@ -193,6 +193,8 @@ export const registerRoute = createRoute({
         description: 'invalid_client: no acceptable QWAC; the description says which check failed',
         example: noCertificate,
       },
+      413: bodyTooLargeResponse('/register'),
+      415: unsupportedMediaTypeResponse,
     }),
   },
 });
@@ -234,6 +236,8 @@ export const updateClientRoute = createRoute({
           'client_id: must be present and equal the client being updated',
         ),
       },
+      413: bodyTooLargeResponse('/register/{client_id}'),
+      415: unsupportedMediaTypeResponse,
       ...managementErrors,
     }),
   },
@@ -250,7 +254,7 @@ export const deleteClientRoute = createRoute({
   request: { params: ClientIdParam },
   responses: {
     204: { description: 'Deleted.' },
-    ...errorResponses(managementErrors),
+    ...errorResponses({ ...managementErrors, 413: bodyTooLargeResponse('/register/{client_id}') }),
   },
 });
 

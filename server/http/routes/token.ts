@@ -6,6 +6,7 @@ import { authenticateClient } from '../../protocol/client-authentication.ts';
 import { OAuthError } from '../../protocol/errors.ts';
 import { type RevocationDeps, revokeToken } from '../../protocol/revocation.ts';
 import { type TokenDeps, tokenRequest } from '../../protocol/token/index.ts';
+import { bodyTooLargeResponse } from '../body.ts';
 import type { AppEnv } from '../env.ts';
 import { formEndpoint, mountFormRoute, noStoreEmpty, noStoreJson, readForm } from '../form.ts';
 import { AuthorizationDetails, errorResponses, noStoreHeaders } from '../schemas.ts';
@@ -120,6 +121,7 @@ export const tokenRoute = createRoute({
           challenge: 'mTLS',
         }),
       },
+      413: bodyTooLargeResponse('/token'),
     }),
   },
 });
@@ -151,6 +153,7 @@ export const revocationRoute = createRoute({
           { challenge: 'mTLS' },
         ),
       },
+      413: bodyTooLargeResponse('/revoke'),
     }),
   },
 });
