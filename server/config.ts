@@ -138,6 +138,15 @@ export const settings = z.object({
     .describe(
       'Seconds an OCSP or CRL answer is trusted at most (it is also never trusted past its nextUpdate): the longest a certificate revoked while its TLS connection is open keeps working. A failure is retried after 10 s.',
     ),
+  REVOCATION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(5000)
+    .describe(
+      'Milliseconds one revocation check may take, every OCSP responder and CRL it asks included: the most it adds to a TPP request whose answer is not cached. A check without an answer by then has an unknown status, which `REVOCATION_POLICY` decides (`hard-fail`: 401, `soft-fail`: accepted and logged). A slow responder uses up the budget, so the CRL fallback is then not tried.',
+    ),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -304,6 +313,8 @@ export interface Config {
   revocationPolicy: 'hard-fail' | 'soft-fail' | 'off';
   /** Seconds. */
   revocationCacheMax: number;
+  /** Milliseconds: the deadline of one revocation check. */
+  revocationTimeoutMs: number;
   keyEncryptionKey: string | undefined;
   keyEncryptionKeyFile: string | undefined;
   logPseudonymKey: string | undefined;
@@ -436,6 +447,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: s.LOG_LEVEL,
     revocationPolicy: s.REVOCATION_POLICY ?? (s.MODE === 'production' ? 'hard-fail' : 'soft-fail'),
     revocationCacheMax: s.REVOCATION_CACHE_MAX,
+    revocationTimeoutMs: s.REVOCATION_TIMEOUT_MS,
     keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
     keyEncryptionKeyFile: s.KEY_ENCRYPTION_KEY_FILE && resolve(cwd, s.KEY_ENCRYPTION_KEY_FILE),
     logPseudonymKey: s.LOG_PSEUDONYM_KEY,

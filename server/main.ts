@@ -175,6 +175,7 @@ async function start(
         : createRevocationChecker({
             policy: config.revocationPolicy,
             maxCacheSeconds: config.revocationCacheMax,
+            timeoutMs: config.revocationTimeoutMs,
             logger,
             onOutcome: metrics && ((outcome) => metrics.revocationCheck(outcome)),
           }),

@@ -5,7 +5,7 @@
 // database and changes nothing: in sandbox mode a missing sandbox CA is not created.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError } from '../config.ts';
+import { ConfigError, settings } from '../config.ts';
 import { decodeQcStatements, id_pe_qcStatements, QC_TYPE_OIDS } from '../pki/qc-statements.ts';
 import { createRevocationChecker, type RevocationStatus } from '../pki/revocation.ts';
 import { sandboxPaths } from '../pki/sandbox-files.ts';
@@ -170,6 +170,7 @@ export const inspectCertCommand: Command = {
         ? createRevocationChecker({
             policy: policy === 'off' ? 'soft-fail' : policy,
             maxCacheSeconds: 60,
+            timeoutMs: revocationTimeout(env.REVOCATION_TIMEOUT_MS),
             logger: { warn: () => undefined },
           })
         : undefined;
@@ -305,4 +306,13 @@ function human(r: Report): string {
     extended_key_usage: r.extended_key_usage,
     revocation: r.revocation.status,
   });
+}
+
+/** REVOCATION_TIMEOUT_MS validated as the server validates it (server/config.ts). */
+function revocationTimeout(value: string | undefined): number {
+  const parsed = settings.shape.REVOCATION_TIMEOUT_MS.safeParse(value?.trim() || undefined);
+  if (!parsed.success) {
+    throw new ConfigError(`REVOCATION_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000`);
+  }
+  return parsed.data;
 }

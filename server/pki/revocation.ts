@@ -4,8 +4,9 @@
 // (signature by the issuer or by a responder the issuer delegated with id-kp-OCSPSigning; validity
 // window; nonce when the responder echoes one) and cached by the leaf's thumbprint until their
 // nextUpdate, bounded by `maxCacheSeconds`. URLs come only from the validated leaf, plain HTTP(S)
-// without redirects, with a timeout and a size limit.
-import { createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
+// without redirects, with a size limit; one deadline (REVOCATION_TIMEOUT_MS) bounds the whole check,
+// every responder it asks included, so that it is also the most a check adds to a TPP's request.
+import { constants, createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
 import {
   BasicOCSPResponse,
   CertID,
@@ -20,6 +21,7 @@ import {
   type SingleResponse,
   TBSRequest,
 } from '@peculiar/asn1-ocsp';
+import { id_mgf1, RsaSaPssParams } from '@peculiar/asn1-rsa';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, Extension, type Name } from '@peculiar/asn1-x509';
 import type { RevocationChecker } from '../protocol/bank.ts';
@@ -39,6 +41,7 @@ export interface RevocationCheckerOptions {
   maxCacheSeconds: number;
   /** How long a failure (no answer, unverifiable answer) is remembered before asking again. */
   failureCacheSeconds?: number;
+  /** The deadline of one check, all its fetches included (REVOCATION_TIMEOUT_MS); default 5 s. */
   timeoutMs?: number;
   maxOcspBytes?: number;
   maxCrlBytes?: number;
@@ -62,7 +65,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const now = options.now ?? Date.now;
   const maxMs = options.maxCacheSeconds * 1000;
   const failureMs = Math.min((options.failureCacheSeconds ?? 10) * 1000, maxMs);
-  const fetchLimited = limitedFetcher(options.timeoutMs ?? 5000);
+  const timeoutMs = options.timeoutMs ?? 5000;
   const cache = new Map<string, RevocationStatus>();
   const inFlight = new Map<string, Promise<RevocationStatus>>();
   const CACHE_SIZE = 10_000;
@@ -70,6 +73,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   async function lookup(leaf: x509.X509Certificate, issuer: x509.X509Certificate): Promise<RevocationStatus> {
     const at = now();
     const reasons: string[] = [];
+    const fetchLimited = limitedFetcher(timeoutMs);
     const ocspUrls = accessUrls(leaf);
     for (const url of ocspUrls.slice(0, 2)) {
       try {
@@ -178,41 +182,58 @@ type Fetcher = (
   maxBytes: number,
 ) => Promise<Uint8Array>;
 
-/** fetch with a deadline, no redirects (a redirect leads to a URL the certificate did not name), a size cap. */
+/**
+ * fetch with one deadline for every call (from now: one check's budget), no redirects (a redirect
+ * leads to a URL the certificate did not name), a size cap.
+ */
 function limitedFetcher(timeoutMs: number): Fetcher {
+  const signal = AbortSignal.timeout(timeoutMs);
   return async (url, init, maxBytes) => {
-    const signal = AbortSignal.timeout(timeoutMs);
-    const response = await fetch(url, {
-      method: init.method,
-      body: init.body as BodyInit | undefined,
-      headers: init.type ? { 'content-type': init.type } : {},
-      redirect: 'error',
-      signal,
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
+    try {
+      return await fetchWithin(url, init, maxBytes, signal);
+    } catch (err) {
+      if (signal.aborted) throw new Error(`no answer within ${timeoutMs} ms (REVOCATION_TIMEOUT_MS)`);
+      throw err;
     }
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > maxBytes) {
-      await response.body?.cancel();
+  };
+}
+
+async function fetchWithin(
+  url: string,
+  init: Parameters<Fetcher>[1],
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  const response = await fetch(url, {
+    method: init.method,
+    body: init.body as BodyInit | undefined,
+    headers: init.type ? { 'content-type': init.type } : {},
+    redirect: 'error',
+    signal,
+  });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new Error(`response larger than ${maxBytes} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  for (;;) {
+    const next = await reader?.read();
+    if (!next || next.done) break;
+    size += next.value.byteLength;
+    if (size > maxBytes) {
+      await reader?.cancel();
       throw new Error(`response larger than ${maxBytes} bytes`);
     }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = response.body?.getReader();
-    for (;;) {
-      const next = await reader?.read();
-      if (!next || next.done) break;
-      size += next.value.byteLength;
-      if (size > maxBytes) {
-        await reader?.cancel();
-        throw new Error(`response larger than ${maxBytes} bytes`);
-      }
-      chunks.push(next.value);
-    }
-    return Buffer.concat(chunks);
-  };
+    chunks.push(next.value);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** The issuer's key hash: SHA-1 of the subjectPublicKey BIT STRING's value (RFC 6960 §4.1.1). */
@@ -296,6 +317,9 @@ async function queryOcsp(
   const signer = responseSigner(basic, issuer, at);
   if (!signer) return { status: 'unknown', reason: `${where}: signed by a key the issuer did not authorise`, until: 0 };
   const tbs = basic.tbsResponseDataRaw ?? AsnConvert.serialize(basic.tbsResponseData);
+  const unsupported = unsupportedSignature(basic.signatureAlgorithm);
+  if (unsupported)
+    return { status: 'unknown', reason: `${where}: unsupported response signature: ${unsupported}`, until: 0 };
   if (!verifiesWith(signer, basic.signatureAlgorithm, tbs, basic.signature)) {
     return { status: 'unknown', reason: `${where}: the response signature does not verify`, until: 0 };
   }
@@ -389,6 +413,44 @@ const SIGNATURE_HASHES: Readonly<Record<string, { hash: string | null; pss?: boo
   '1.3.101.112': { hash: null },
 };
 
+/**
+ * Why a signature algorithm cannot be verified here, or undefined when it can. RSASSA-PSS is verified
+ * with the parameters it names (RFC 4055 §3.1: hash, salt length; default SHA-1 and 20), as long as
+ * MGF1 uses the same hash as the digest (node:crypto's PSS has no separate MGF1 hash) and the
+ * trailer field is 1; other parameters are refused by name rather than failing as "does not verify".
+ */
+function unsupportedSignature(algorithm: AlgorithmIdentifier): string | undefined {
+  const known = SIGNATURE_HASHES[algorithm.algorithm];
+  if (!known) return `the signature algorithm ${algorithm.algorithm} is not supported`;
+  if (!known.pss) return undefined;
+  const pss = pssParameters(algorithm);
+  return typeof pss === 'string' ? pss : undefined;
+}
+
+function pssParameters(algorithm: AlgorithmIdentifier): { hash: string; saltLength: number } | string {
+  let params: RsaSaPssParams;
+  try {
+    params = algorithm.parameters ? AsnConvert.parse(algorithm.parameters, RsaSaPssParams) : new RsaSaPssParams();
+  } catch {
+    return 'RSASSA-PSS with unreadable parameters';
+  }
+  const hash = HASH_OIDS[params.hashAlgorithm.algorithm];
+  if (!hash) return `RSASSA-PSS with the hash ${params.hashAlgorithm.algorithm} is not supported`;
+  if (params.maskGenAlgorithm.algorithm !== id_mgf1) return 'RSASSA-PSS with a mask generation other than MGF1';
+  let mgfHash: string | undefined;
+  try {
+    const inner = params.maskGenAlgorithm.parameters;
+    mgfHash = inner ? HASH_OIDS[AsnConvert.parse(inner, AlgorithmIdentifier).algorithm] : undefined;
+  } catch {
+    mgfHash = undefined;
+  }
+  if (mgfHash !== hash) {
+    return `RSASSA-PSS with MGF1-${mgfHash ?? 'unknown'} and ${hash} is not supported (MGF1 must use the signature's hash)`;
+  }
+  if (params.trailerField !== 1) return 'RSASSA-PSS with a trailer field other than 1';
+  return { hash, saltLength: params.saltLength };
+}
+
 /** An X.509-style signature (DER ECDSA, PKCS #1 v1.5 or PSS, Ed25519) by `cert`'s key over `data`. */
 function verifiesWith(
   cert: x509.X509Certificate,
@@ -397,14 +459,14 @@ function verifiesWith(
   signature: ArrayBuffer,
 ): boolean {
   const known = SIGNATURE_HASHES[algorithm.algorithm];
-  if (!known) return false;
+  if (!known || unsupportedSignature(algorithm)) return false;
   try {
     const key = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
     const input = new Uint8Array(data);
     const sig = new Uint8Array(signature);
     if (known.pss) {
-      // RSASSA-PSS parameters other than SHA-256 / MGF1-SHA-256 / 32 are not used by QTSPs here.
-      return verifySignature('sha256', input, { key, padding: 6, saltLength: 32 }, sig);
+      const { hash, saltLength } = pssParameters(algorithm) as { hash: string; saltLength: number };
+      return verifySignature(hash, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, sig);
     }
     return verifySignature(known.hash, input, key, sig);
   } catch {

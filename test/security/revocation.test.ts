@@ -1,10 +1,13 @@
 // QWAC revocation (issue 12, item 7) against a real OCSP responder (`openssl ocsp` on 127.0.0.1 over
 // an index file) and a CRL served over HTTP by the test: good, revoked, unknown, responder down,
-// expired response, response signed by the wrong key, CRL fallback; and through the production
-// server, hard-fail: a revoked QWAC is 401 invalid_client, also on a TLS connection already open.
+// expired response, response signed by the wrong key, CRL fallback, a replayed response (its nonce
+// answers another request), responses signed with RSA-PSS by a delegated responder, a responder
+// slower than REVOCATION_TIMEOUT_MS; and through the production server, hard-fail: a revoked QWAC is
+// 401 invalid_client, also on a TLS connection already open, and a slow responder is 401 within the
+// timeout (soft-fail: accepted).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -41,6 +44,8 @@ async function startResponder(
   name: string,
   ca: { certPem: string },
   signer: { certPem: string; keyPem: string },
+  /** More `openssl ocsp` options: how the responses are signed (`-rsigopt`, `-rmd`). */
+  signing: string[] = [],
 ) {
   const port = await freePort();
   writeFileSync(join(dir, `${name}-ca.pem`), ca.certPem);
@@ -69,6 +74,7 @@ async function startResponder(
         join(dir, `${name}-signer.key`),
         '-nmin',
         '10',
+        ...signing,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -116,6 +122,73 @@ async function startResponder(
       await exited;
     },
   };
+}
+
+/**
+ * An HTTP hop in front of a responder, as a network path can be: `delayMs` before forwarding, or
+ * `replay`: every request after the first gets the first request's answer (a replayed response).
+ */
+async function startHop(target: string, options: { delayMs?: number; replay?: boolean }) {
+  let first: Uint8Array | undefined;
+  const server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    if (res.destroyed) return;
+    let body = options.replay ? first : undefined;
+    if (!body) {
+      const answer = await fetch(target, {
+        method: 'POST',
+        headers: { 'content-type': 'application/ocsp-request' },
+        body: Buffer.concat(chunks),
+      });
+      body = new Uint8Array(await answer.arrayBuffer());
+      first ??= body;
+    }
+    res.writeHead(200, { 'content-type': 'application/ocsp-response' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * A delegated OCSP responder with an RSA key (RFC 6960 §4.2.2.2): issued by the CA with
+ * id-kp-OCSPSigning, made with the openssl CLI as a QTSP would.
+ */
+function rsaResponderCertificate(dir: string, caFiles: { certPem: string; keyPem: string }) {
+  const path = (name: string) => join(dir, `rsa-responder-${name}`);
+  writeFileSync(path('ca.pem'), caFiles.certPem);
+  writeFileSync(path('ca.key'), caFiles.keyPem);
+  writeFileSync(path('ext.cnf'), 'extendedKeyUsage = OCSPSigning\nkeyUsage = critical, digitalSignature\n');
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', path('key.pem'));
+  openssl('req', '-new', '-key', path('key.pem'), '-subj', '/CN=Test QTSP OCSP responder (RSA)', '-out', path('csr'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    path('csr'),
+    '-CA',
+    path('ca.pem'),
+    '-CAkey',
+    path('ca.key'),
+    '-set_serial',
+    '4242',
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    path('ext.cnf'),
+    '-out',
+    path('cert.pem'),
+  );
+  return { certPem: readFileSync(path('cert.pem'), 'utf8'), keyPem: readFileSync(path('key.pem'), 'utf8') };
 }
 
 describe('QWAC revocation: OCSP (openssl ocsp) and CRL', () => {
@@ -189,6 +262,108 @@ describe('QWAC revocation: OCSP (openssl ocsp) and CRL', () => {
     const answer = await checker().status(cert, ca.certificate);
     assert.equal(answer.status, 'unknown');
     assert.match((answer as { reason: string }).reason, /did not authorise|does not verify/);
+  });
+
+  test('a replayed response is refused: its nonce answers another request', async () => {
+    const replayer = await startHop(responder.url, { replay: true });
+    try {
+      const cert = await leaf({ ocspUrl: replayer.url });
+      await responder.set(cert, 'V');
+      // The first request gets its own answer (the responder echoes its nonce): good.
+      assert.equal((await checker().status(cert, ca.certificate)).status, 'good');
+      // A new check (another nonce) gets that same signed, fresh, "good" answer again.
+      const replayed = await checker().status(cert, ca.certificate);
+      assert.equal(replayed.status, 'unknown');
+      assert.match((replayed as { reason: string }).reason, /answers another request \(nonce\)/);
+      await assert.rejects(checker().check(cert, ca.certificate), (err: Error & { reason?: string }) => {
+        assert.equal(err.reason, 'revocation_unknown');
+        assert.match(err.message, /nonce/);
+        return true;
+      });
+    } finally {
+      await replayer.close();
+    }
+  });
+
+  test('responses signed with RSA-PSS by a delegated responder are verified (salt length from the parameters)', async () => {
+    const rsa = rsaResponderCertificate(dir, caFiles);
+    for (const saltlen of ['digest', 'max']) {
+      const pss = await startResponder(dir, `pss-${saltlen}`, caFiles, rsa, [
+        '-rmd',
+        'sha256',
+        '-rsigopt',
+        'rsa_padding_mode:pss',
+        '-rsigopt',
+        `rsa_pss_saltlen:${saltlen}`,
+      ]);
+      try {
+        const good = await leaf({ ocspUrl: pss.url });
+        const revoked = await leaf({ ocspUrl: pss.url });
+        await pss.set(good, 'V');
+        await pss.set(revoked, 'R');
+        assert.deepEqual(
+          await checker()
+            .status(good, ca.certificate)
+            .then((a) => [a.status, 'reason' in a && a.reason]),
+          ['good', false],
+          `saltlen ${saltlen}`,
+        );
+        assert.equal((await checker().status(revoked, ca.certificate)).status, 'revoked', `saltlen ${saltlen}`);
+      } finally {
+        await pss.stop();
+      }
+    }
+  });
+
+  test('RSA-PSS with an MGF1 hash other than the digest is refused, naming why', async () => {
+    const rsa = rsaResponderCertificate(dir, caFiles);
+    const pss = await startResponder(dir, 'pss-mgf1', caFiles, rsa, [
+      '-rmd',
+      'sha256',
+      '-rsigopt',
+      'rsa_padding_mode:pss',
+      '-rsigopt',
+      'rsa_mgf1_md:sha1',
+    ]);
+    try {
+      const cert = await leaf({ ocspUrl: pss.url });
+      await pss.set(cert, 'V');
+      const answer = await checker().status(cert, ca.certificate);
+      assert.equal(answer.status, 'unknown');
+      assert.match(
+        (answer as { reason: string }).reason,
+        /unsupported response signature: RSASSA-PSS with MGF1-sha1 and sha256 is not supported/,
+      );
+    } finally {
+      await pss.stop();
+    }
+  });
+
+  test('a responder slower than the timeout: the policy decides within the timeout', async () => {
+    const slow = await startHop(responder.url, { delayMs: 3000 });
+    try {
+      const cert = await leaf({ ocspUrl: slow.url, crlUrl });
+      await responder.set(cert, 'V');
+      const timed = (policy: 'hard-fail' | 'soft-fail') =>
+        createRevocationChecker({ policy, maxCacheSeconds: 1, timeoutMs: 400, logger });
+      let started = Date.now();
+      await assert.rejects(timed('hard-fail').check(cert, ca.certificate), (err: Error & { reason?: string }) => {
+        assert.equal(err.reason, 'revocation_unknown');
+        // The one deadline covers the CRL fallback too: the slow responder used it up.
+        assert.match(err.message, /no answer within 400 ms/);
+        return true;
+      });
+      let took = Date.now() - started;
+      assert.ok(took >= 390 && took < 1400, `hard-fail decided in ${took} ms`);
+      warnings.length = 0;
+      started = Date.now();
+      await timed('soft-fail').check(cert, ca.certificate);
+      took = Date.now() - started;
+      assert.ok(took >= 390 && took < 1400, `soft-fail decided in ${took} ms`);
+      assert.equal(warnings.length, 1);
+    } finally {
+      await slow.close();
+    }
   });
 
   test('responder down: CRL fallback; no CRL either: hard-fail refuses, soft-fail accepts and logs', async () => {
@@ -274,6 +449,60 @@ describe('QWAC revocation: OCSP (openssl ocsp) and CRL', () => {
     } finally {
       await local.stop();
       await server.close();
+    }
+  });
+  test('through production servers: a responder slower than REVOCATION_TIMEOUT_MS is 401 (hard-fail) or accepted (soft-fail) within it', async () => {
+    for (const policy of ['hard-fail', 'soft-fail'] as const) {
+      const { server } = await startProductionServer({ REVOCATION_POLICY: policy, REVOCATION_TIMEOUT_MS: '500' });
+      const sandbox = await sandboxCa(server);
+      const sandboxFiles = await exportCertificateAuthority(sandbox);
+      const local = await startResponder(dir, `slow-${policy}`, sandboxFiles, sandboxFiles);
+      const slow = await startHop(local.url, { delayMs: 5000 });
+      try {
+        const issued = await issueQwac(sandbox, {
+          name: 'TPP',
+          organizationIdentifier: `PSDFR-ACPR-T${Date.now()}`,
+          roles: ['PSP_AI'],
+          ocspUrl: slow.url,
+        });
+        await local.set(new x509.X509Certificate(issued.certPem), 'V');
+        const started = Date.now();
+        const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpsRequest(
+            `${server.url}/register`,
+            {
+              method: 'POST',
+              ca: server.caPem,
+              cert: issued.certPem,
+              key: issued.keyPem,
+              headers: { 'content-type': 'application/json' },
+            },
+            (r) => {
+              let body = '';
+              r.on('data', (c) => {
+                body += c;
+              });
+              r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify({ redirect_uris: ['https://tpp.example/cb'] }));
+        });
+        const took = Date.now() - started;
+        if (policy === 'hard-fail') {
+          assert.equal(res.status, 401, res.body);
+          assert.equal(JSON.parse(res.body).error, 'invalid_client');
+          assert.match(JSON.parse(res.body).error_description, /no answer within 500 ms/);
+        } else {
+          assert.equal(res.status, 201, res.body);
+        }
+        // The check waited for its deadline, and no longer than the deadline plus the request itself.
+        assert.ok(took >= 490 && took < 3000, `${policy}: answered in ${took} ms`);
+      } finally {
+        await slow.close();
+        await local.stop();
+        await server.close();
+      }
     }
   });
 });
