@@ -286,4 +286,38 @@ describe('psd2-oauth inspect-cert', () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+  test('--revocation keeps to REVOCATION_TIMEOUT_MS; a value out of range is refused (78)', async () => {
+    // A CRL server that never answers: the check's deadline decides, as the server's would.
+    const held: import('node:http').ServerResponse[] = [];
+    const server: Server = createServer((_, res) => void held.push(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const crlUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/ca.crl`;
+      const issued = await issueQwac(qtspCa, {
+        name: 'Slow TPP',
+        organizationIdentifier: 'PSDFR-ACPR-8',
+        roles: ['PSP_AI'],
+        crlUrl,
+      });
+      const env = { ...qtspEnv, REVOCATION_POLICY: 'hard-fail', REVOCATION_TIMEOUT_MS: '300' };
+      const started = Date.now();
+      const res = await run(['inspect-cert', save(issued.certificate), '--revocation', '--json'], env);
+      const took = Date.now() - started;
+      assert.equal(res.code, 65, res.out + res.err);
+      const r = JSON.parse(res.out);
+      assert.equal(r.failed_check, 'revocation_unknown');
+      assert.match(r.revocation.reason, /no answer within 300 ms/);
+      assert.ok(took < 3000, `answered in ${took} ms`);
+      const bad = await run(['inspect-cert', save(issued.certificate), '--revocation'], {
+        ...env,
+        REVOCATION_TIMEOUT_MS: '50',
+      });
+      assert.equal(bad.code, 78, bad.out + bad.err);
+      assert.match(bad.err, /REVOCATION_TIMEOUT_MS/);
+    } finally {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });

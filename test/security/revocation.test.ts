@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../server/config.ts';
 import {
   type CertificateAuthority,
   createCertificateAuthority,
@@ -503,6 +504,20 @@ describe('QWAC revocation: OCSP (openssl ocsp) and CRL', () => {
         await local.stop();
         await server.close();
       }
+    }
+  });
+});
+
+describe('REVOCATION_TIMEOUT_MS', () => {
+  test('5000 by default; a whole number of milliseconds from 100 to 60000', () => {
+    assert.equal(loadConfig({}).revocationTimeoutMs, 5000);
+    assert.equal(loadConfig({ REVOCATION_TIMEOUT_MS: '1500' }).revocationTimeoutMs, 1500);
+    for (const bad of ['50', '60001', '1.5', 'soon']) {
+      assert.throws(
+        () => loadConfig({ REVOCATION_TIMEOUT_MS: bad }),
+        (err: Error) => err instanceof ConfigError && /REVOCATION_TIMEOUT_MS/.test(err.message),
+        bad,
+      );
     }
   });
 });
