@@ -386,7 +386,12 @@ function clientAdministration(db: Db, cache: ReadCache<ClientRecord>, commit: Co
       return db
         .select()
         .from(clients)
-        .where(filter.organizationId ? eq(clients.organizationId, filter.organizationId) : undefined)
+        .where(
+          and(
+            filter.organizationId ? eq(clients.organizationId, filter.organizationId) : undefined,
+            filter.suspended ? and(isNotNull(clients.suspendedAt), isNull(clients.deletedAt)) : undefined,
+          ),
+        )
         .orderBy(asc(clients.issuedAt), asc(clients.clientId))
         .all()
         .map(toView);

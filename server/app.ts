@@ -142,9 +142,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     clients: deps.stores.clients,
     policy: { allowLocalhostRedirects: deps.mode === 'sandbox' },
     organizationSuspended: async (organizationId) =>
-      (await deps.stores.clientAdministration.list({ organizationId })).some(
-        (client) => client.suspendedAt !== null && client.deletedAt === null,
-      ),
+      (await deps.stores.clientAdministration.list({ organizationId, suspended: true })).length > 0,
     authenticate,
   });
   const accessTokens = createAccessTokens({

@@ -43,7 +43,12 @@ export const clients = pgTable(
     /** Set while the bank suspends the client: no token, its tokens inactive at introspection. */
     suspendedAt: bigint('suspended_at', { mode: 'number' }),
   },
-  (t) => [index('clients_organization').on(t.organizationId)],
+  (t) => [
+    index('clients_organization').on(t.organizationId),
+    // Registration asks, every time, whether the organisation has a suspended live client: an index
+    // of those few rows, not a walk through every client the organisation ever registered.
+    index('clients_suspended').on(t.organizationId).where(sql`suspended_at is not null and deleted_at is null`),
+  ],
 );
 
 /** Every change to a client, with the certificate that made it (RTS art. 29 traceability). */

@@ -476,7 +476,12 @@ function clientAdministration(db: PgDb, cache: ReadCache<ClientRecord | null>): 
       const rows = await db
         .select()
         .from(clients)
-        .where(filter.organizationId ? eq(clients.organizationId, filter.organizationId) : undefined)
+        .where(
+          and(
+            filter.organizationId ? eq(clients.organizationId, filter.organizationId) : undefined,
+            filter.suspended ? and(isNotNull(clients.suspendedAt), isNull(clients.deletedAt)) : undefined,
+          ),
+        )
         .orderBy(asc(clients.issuedAt), asc(clients.clientId));
       return rows.map(toView);
     },

@@ -620,8 +620,13 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
         assert.equal((await b.clients.find(ids[0]!))?.suspendedAt ?? null, null);
         assert.deepEqual(await a.clientAdministration.suspend([ids[0]!, 'nothing'], actor), [ids[0]]);
         assert.deepEqual(await a.clientAdministration.suspend([ids[0]!], actor), []);
+        assert.deepEqual(
+          (await b.clientAdministration.list({ organizationId: org, suspended: true })).map((c) => c.clientId),
+          [ids[0]],
+        );
         await eventually(async () => (await b.clients.find(ids[0]!))?.suspendedAt === NOW + 100, COHERENCE_MS);
         assert.deepEqual(await b.clientAdministration.resume(ids, actor), [ids[0]]);
+        assert.deepEqual(await b.clientAdministration.list({ organizationId: org, suspended: true }), []);
         await eventually(async () => ((await a.clients.find(ids[0]!))?.suspendedAt ?? null) === null, COHERENCE_MS);
         const { consent, code } = consentAndCode(ids[1]!, id('psu'));
         assert.equal(await approve(a, consent, code), true);

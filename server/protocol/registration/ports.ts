@@ -67,8 +67,12 @@ export interface AuditRecord extends AuditEvent {
  * that changed (a client already in the asked state, or deleted, is left alone).
  */
 export interface ClientAdministration {
-  /** Every client, deleted ones included, oldest first; optionally of one organisation. */
-  list(filter?: { organizationId?: string }): Promise<ClientView[]>;
+  /**
+   * Every client, deleted ones included, oldest first; optionally of one organisation, and with
+   * `suspended: true` only its live clients that are suspended now (registration asks this on every
+   * call: an index lookup, not the organisation's whole list).
+   */
+  list(filter?: { organizationId?: string; suspended?: true }): Promise<ClientView[]>;
   get(clientId: string): Promise<ClientView | undefined>;
   suspend(clientIds: string[], actor: OperatorActor): Promise<string[]>;
   resume(clientIds: string[], actor: OperatorActor): Promise<string[]>;

@@ -1,0 +1,1 @@
+CREATE INDEX "clients_suspended" ON "clients" USING btree ("organization_id") WHERE suspended_at is not null and deleted_at is null;
