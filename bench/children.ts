@@ -74,8 +74,16 @@ export function startChild(script: string, options: ChildOptions = {}): Child {
   return { process: child, exited, stop, kill };
 }
 
-/** The child's first IPC message, or an error naming the log file when it dies or takes too long. */
-export function firstMessage<T>(child: Child, timeoutMs: number, logFile?: string): Promise<T> {
+/**
+ * The child's first IPC message (the first that `accept` takes; the others go to it and are
+ * skipped), or an error naming the log file when it dies or takes too long.
+ */
+export function firstMessage<T>(
+  child: Child,
+  timeoutMs: number,
+  logFile?: string,
+  accept: (message: unknown) => boolean = () => true,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const fail = (why: string) => {
@@ -86,11 +94,14 @@ export function firstMessage<T>(child: Child, timeoutMs: number, logFile?: strin
       reject(new Error(`${why}${tail}`));
     };
     const timer = setTimeout(() => fail(`no message from child within ${timeoutMs} ms`), timeoutMs);
-    child.process.once('message', (message) => {
+    const onMessage = (message: unknown) => {
+      if (settled || !accept(message)) return;
       settled = true;
       clearTimeout(timer);
+      child.process.off('message', onMessage);
       resolve(message as T);
-    });
+    };
+    child.process.on('message', onMessage);
     void child.exited.then((code) => fail(`child exited (${code}) before its first message`));
   });
 }

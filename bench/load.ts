@@ -32,6 +32,12 @@ export interface Measurement {
   statuses: Record<string, number>;
   /** The first failure, to say why a row is not all 2xx. */
   firstFailure?: string;
+  /**
+   * CPU time the server process(es) spent per operation while measured (all threads: event loop,
+   * signing thread, SQLite, GC), read by the parent from /proc. Unlike req/s, it hardly moves when
+   * other jobs share the machine. Absent where /proc is not there.
+   */
+  cpuMsPerOp?: number;
 }
 
 export type LoadResult = { measurement: Measurement } | { unavailable: string } | { error: string };
@@ -107,6 +113,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
       return { error: `first operation answered ${first.status}: ${first.text.slice(0, 500)}` };
     }
     if (spec.warmupMs > 0) await measure(op, spec.connections, spec.warmupMs);
+    // The parent reads the servers' CPU time now and when the result arrives.
+    process.send?.({ measuring: true });
     return { measurement: await measure(op, spec.connections, spec.durationMs) };
   } catch (err) {
     if (err instanceof Unavailable) return { unavailable: err.message };

@@ -134,12 +134,42 @@ interface Sample {
   result: LoadResult;
 }
 
-async function load(spec: LoadSpec): Promise<LoadResult> {
+/** User + system CPU milliseconds of these processes so far, every thread included (Linux). */
+function cpuMs(pids: number[]): number | undefined {
+  try {
+    let ticks = 0;
+    for (const pid of pids) {
+      // Fields 14 and 15 (utime, stime) after the parenthesised command name, in clock ticks.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return (ticks * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+async function load(spec: LoadSpec, serverPids: number[]): Promise<LoadResult> {
   const logFile = join(work, 'load.log');
   const child = startChild(benchFile('load.ts'), { args: [JSON.stringify(spec)], logFile, ipc: true });
   const limit = spec.warmupMs + spec.durationMs + 60_000;
+  let cpuAtStart: number | undefined;
   try {
-    return await firstMessage<LoadResult>(child, limit, logFile);
+    const result = await firstMessage<LoadResult>(child, limit, logFile, (message) => {
+      if ((message as { measuring?: boolean }).measuring !== true) return true;
+      cpuAtStart = cpuMs(serverPids);
+      return false;
+    });
+    const cpuAtEnd = cpuMs(serverPids);
+    if ('measurement' in result && cpuAtStart !== undefined && cpuAtEnd !== undefined) {
+      const m = result.measurement;
+      const operations = (m.rps * m.elapsedMs) / 1000;
+      if (operations > 0) m.cpuMsPerOp = (cpuAtEnd - cpuAtStart) / operations;
+    }
+    return result;
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   } finally {
@@ -151,7 +181,8 @@ function describe(result: LoadResult): string {
   if ('measurement' in result) {
     const m = result.measurement;
     const failures = m.non2xx + m.errors;
-    return `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${failures ? `  (${failures} non-2xx/errors: ${m.firstFailure})` : ''}`;
+    const cpu = m.cpuMsPerOp === undefined ? '' : `  cpu ${m.cpuMsPerOp.toFixed(2)} ms/op`;
+    return `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${cpu}${failures ? `  (${failures} non-2xx/errors: ${m.firstFailure})` : ''}`;
   }
   return 'unavailable' in result ? `n/a: ${result.unavailable}` : `FAILED: ${result.error}`;
 }
@@ -179,6 +210,14 @@ function pairRatios(a: Map<number, Measurement>, b: Map<number, Measurement>): n
   return [...a].filter(([round]) => b.has(round)).map(([round, m]) => m.rps / b.get(round)!.rps);
 }
 
+/** The other server's CPU per operation divided by psd2-oauth's, round by round (above 1: psd2-oauth uses less). */
+function cpuRatios(a: Map<number, Measurement>, b: Map<number, Measurement>): number[] {
+  return [...a].flatMap(([round, m]) => {
+    const other = b.get(round)?.cpuMsPerOp;
+    return other !== undefined && m.cpuMsPerOp ? [other / m.cpuMsPerOp] : [];
+  });
+}
+
 const ratioText = (ratios: number[]) =>
   ratios.length === 0
     ? ''
@@ -186,8 +225,8 @@ const ratioText = (ratios: number[]) =>
 
 function resultsTable(samples: Sample[]): string {
   const rows = [
-    '| scenario | server | req/s (median) | p50 ms | p99 ms | non-2xx | psd2-oauth ÷ this, pair by pair |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| scenario | server | req/s (median) | p50 ms | p99 ms | non-2xx | psd2-oauth ÷ this, pair by pair | server CPU ms/op | CPU/op: this ÷ psd2-oauth |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const scenario of scenarios) {
     const ours = measurementsOf(samples, scenario, 'psd2-oauth');
@@ -200,13 +239,16 @@ function resultsTable(samples: Sample[]): string {
         const why = failed
           ? describe(failed.result).replace(/\s+/g, ' ').replaceAll('|', '\\|').slice(0, 160)
           : 'not run';
-        rows.push(`| ${SCENARIO_TITLES[scenario]} | ${variant} | ${why} | | | | |`);
+        rows.push(`| ${SCENARIO_TITLES[scenario]} | ${variant} | ${why} | | | | | | |`);
         continue;
       }
-      const ratio =
-        variant === 'psd2-oauth' ? '' : ratioText(pairRatios(ours, measurementsOf(samples, scenario, variant)));
+      const theirs = measurementsOf(samples, scenario, variant);
+      const ratio = variant === 'psd2-oauth' ? '' : ratioText(pairRatios(ours, theirs));
+      const cpus = ms.flatMap((m) => (m.cpuMsPerOp === undefined ? [] : [m.cpuMsPerOp]));
+      const cpu = cpus.length ? median(cpus).toFixed(2) : '';
+      const cpuRatio = variant === 'psd2-oauth' ? '' : ratioText(cpuRatios(ours, theirs));
       rows.push(
-        `| ${SCENARIO_TITLES[scenario]} | ${variant} | ${median(ms.map((m) => m.rps)).toFixed(0)} | ${median(ms.map((m) => m.p50)).toFixed(1)} | ${median(ms.map((m) => m.p99)).toFixed(1)} | ${ms.reduce((n, m) => n + m.non2xx + m.errors, 0)} | ${ratio} |`,
+        `| ${SCENARIO_TITLES[scenario]} | ${variant} | ${median(ms.map((m) => m.rps)).toFixed(0)} | ${median(ms.map((m) => m.p50)).toFixed(1)} | ${median(ms.map((m) => m.p99)).toFixed(1)} | ${ms.reduce((n, m) => n + m.non2xx + m.errors, 0)} | ${ratio} | ${cpu} | ${cpuRatio} |`,
       );
     }
   }
@@ -329,16 +371,20 @@ async function main(): Promise<number> {
         // Alternate who goes first, so that a drift of the machine does not favour one server.
         const order = round % 2 ? variantsOf(scenario) : variantsOf(scenario).reverse();
         for (const variant of order) {
-          const result = await load({
-            origin: servers.get(SERVER_OF[variant])!.origin,
-            pkiDir: dataDir,
-            variant,
-            scenario,
-            connections: settings.connections,
-            durationMs: settings.durationMs,
-            warmupMs: settings.warmupMs,
-            options,
-          });
+          const server = servers.get(SERVER_OF[variant])!;
+          const result = await load(
+            {
+              origin: server.origin,
+              pkiDir: dataDir,
+              variant,
+              scenario,
+              connections: settings.connections,
+              durationMs: settings.durationMs,
+              warmupMs: settings.warmupMs,
+              options,
+            },
+            server.child.process.pid === undefined ? [] : [server.child.process.pid],
+          );
           samples.push({ round, scenario, variant, result });
           log(`round ${round}  ${scenario.padEnd(18)} ${variant.padEnd(20)} ${describe(result)}`);
         }
