@@ -1,9 +1,10 @@
 // Certificate -> TPP identity (RTS art. 30 and 34, ETSI TS 119 495). The chain is validated here,
 // not by the TLS stack: the listener asks for a certificate without judging it (TLS knows nothing
 // of QC statements), and a certificate forwarded by a proxy (RFC 9440) never met our TLS stack.
+
+import { createHash } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name as AsnName } from '@peculiar/asn1-x509';
-import { base64url } from 'jose';
 import {
   decodeQcStatements,
   id_etsi_qct_web,
@@ -115,7 +116,8 @@ export function createTppIdentityVerifier(options: TppIdentityVerifierOptions): 
     if (!leafDer || leafDer.byteLength === 0) {
       throw new CertificateRejectedError('no_certificate', 'no client certificate was presented');
     }
-    const thumbprint = base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(leafDer))));
+    // Synchronous: this runs on every TPP request (the cache below is keyed by it).
+    const thumbprint = createHash('sha256').update(leafDer).digest('base64url');
     const at = now();
     const hit = cache.get(thumbprint);
     if (hit) {

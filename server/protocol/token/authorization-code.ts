@@ -1,7 +1,7 @@
 // authorization_code (RFC 6749 §4.1.3, RFC 7636): a single-use code, bound to its client, its
 // redirect URI and its PKCE challenge, becomes a grant. The redemption is one conditional UPDATE:
 // of concurrent redemptions exactly one wins, and any later presentation revokes what it issued.
-import { base64url } from 'jose';
+import { createHash } from 'node:crypto';
 import { OAuthError } from '../errors.ts';
 import { effectiveStatus, grantedDetails } from '../payments/back-channel.ts';
 import { newGrantId, newRefreshToken } from '../refresh-tokens.ts';
@@ -20,9 +20,9 @@ import {
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
-async function s256(verifier: string): Promise<string> {
-  const hash = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
-  return base64url.encode(new Uint8Array(hash));
+/** Synchronous (node:crypto, on Node and Deno): WebCrypto's digest is a thread-pool job per call. */
+function s256(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
 }
 
 /** Scope pisp: the code is worth a token only while its payment is authorised and unused. */
@@ -60,7 +60,7 @@ export const authorizationCodeGrant: GrantHandler<'code' | 'redirect_uri' | 'cod
     if (record.redirectUri !== redirectUri) {
       throw invalidGrant('redirect_uri differs from the one of the authorization request');
     }
-    if (!CODE_VERIFIER.test(verifier) || (await s256(verifier)) !== record.codeChallenge) {
+    if (!CODE_VERIFIER.test(verifier) || s256(verifier) !== record.codeChallenge) {
       throw invalidGrant('code_verifier does not match the code_challenge (PKCE S256)');
     }
     const consent = checkConsent(found.consent, now);
