@@ -47,14 +47,16 @@ export function createTokenStores(db: Db, caches: ReadCaches, commit: Commit): T
 }
 
 function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore {
+  // Prepared once: every code exchange reads its code.
+  const findCode = db
+    .select()
+    .from(authorizationCodes)
+    .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
+    .where(eq(authorizationCodes.codeDigest, sql.placeholder('codeDigest')))
+    .prepare();
   return {
     async find(codeDigest) {
-      const row = db
-        .select()
-        .from(authorizationCodes)
-        .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
-        .where(eq(authorizationCodes.codeDigest, codeDigest))
-        .get();
+      const row = findCode.get({ codeDigest });
       if (!row) return undefined;
       return {
         code: row.authorization_codes satisfies AuthorizationCodeState,
