@@ -381,8 +381,24 @@ function clientAdministration(db: Db, cache: ReadCache<ClientRecord>, commit: Co
       }),
     );
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
+  // Prepared once: every registration asks it.
+  const suspendedOf = db
+    .select()
+    .from(clients)
+    .where(
+      and(
+        eq(clients.organizationId, sql.placeholder('organizationId')),
+        isNotNull(clients.suspendedAt),
+        isNull(clients.deletedAt),
+      ),
+    )
+    .orderBy(asc(clients.issuedAt), asc(clients.clientId))
+    .prepare();
   return {
     async list(filter = {}) {
+      if (filter.suspended && filter.organizationId) {
+        return suspendedOf.all({ organizationId: filter.organizationId }).map(toView);
+      }
       return db
         .select()
         .from(clients)
