@@ -515,14 +515,17 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       const now = deps.clock();
       const session = steps.start(request, settings, now);
       const secret = randomSecret(32);
-      await deps.sessions.create(await secretDigest(secret), session);
-      await deps.events.record({
-        sessionId: session.sessionId,
-        event: 'session.started',
-        occurredAt: now,
-        clientId: request.clientId,
-        detail: { scope: request.scope, mode: settings.mode },
-      });
+      // Asked together, so that both share one commit (one fsync) rather than wait for one each.
+      await Promise.all([
+        deps.sessions.create(await secretDigest(secret), session),
+        deps.events.record({
+          sessionId: session.sessionId,
+          event: 'session.started',
+          occurredAt: now,
+          clientId: request.clientId,
+          detail: { scope: request.scope, mode: settings.mode },
+        }),
+      ]);
       return {
         secret,
         outcome: {
