@@ -1,7 +1,7 @@
 // The load generators' HTTP client: undici pools of keep-alive mTLS connections, and the few
 // helpers the scenarios need (forms, JSON, Basic credentials, cookies, PKCE).
 import { createHash, randomBytes } from 'node:crypto';
-import { Pool } from 'undici';
+import { BalancedPool, type Dispatcher, Pool } from 'undici';
 import type { BenchPki } from './pki.ts';
 
 export interface Reply {
@@ -13,7 +13,26 @@ export interface Reply {
 
 /** `connections` keep-alive TLS connections to `origin`, presenting the TPP certificate or none. */
 export function connectionPool(origin: string, pki: BenchPki, connections: number, clientCertificate: boolean): Pool {
-  return new Pool(origin, {
+  return new Pool(origin, poolOptions(pki, connections, clientCertificate));
+}
+
+/**
+ * Several instances behind one database, as behind a load balancer without stickiness: requests
+ * go to the origins in turn (undici's BalancedPool), `connections` split between them.
+ */
+export function spreadPool(
+  origins: string[],
+  pki: BenchPki,
+  connections: number,
+  clientCertificate: boolean,
+): Dispatcher {
+  if (origins.length === 1) return connectionPool(origins[0]!, pki, connections, clientCertificate);
+  const each = Math.max(1, Math.ceil(connections / origins.length));
+  return new BalancedPool(origins, poolOptions(pki, each, clientCertificate));
+}
+
+function poolOptions(pki: BenchPki, connections: number, clientCertificate: boolean): Pool.Options {
+  return {
     connections,
     pipelining: 1,
     keepAliveTimeout: 600_000,
@@ -23,7 +42,7 @@ export function connectionPool(origin: string, pki: BenchPki, connections: numbe
       servername: 'localhost',
       ...(clientCertificate ? { cert: pki.tppCertPem, key: pki.tppKeyPem } : {}),
     },
-  });
+  };
 }
 
 export interface SendOptions {
@@ -32,7 +51,7 @@ export interface SendOptions {
   headers?: Record<string, string>;
 }
 
-export async function send(pool: Pool, method: string, path: string, options: SendOptions = {}): Promise<Reply> {
+export async function send(pool: Dispatcher, method: string, path: string, options: SendOptions = {}): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | undefined;
   if (options.form) {

@@ -1,14 +1,15 @@
 // The load generator: one process per measurement, separate from the servers. It opens N
 // keep-alive mTLS connections, runs the scenario's setup, warms up, then keeps every connection
 // busy for the duration and reports throughput and latency percentiles to its parent over IPC.
-//   node bench/load.ts '{"origin":"https://127.0.0.1:PORT","pkiDir":"...","variant":"psd2-oauth",...}'
+//   node bench/load.ts '{"origins":["https://127.0.0.1:PORT"],"pkiDir":"...","variant":"psd2-oauth",...}'
 import process from 'node:process';
-import { connectionPool } from './http.ts';
+import { spreadPool } from './http.ts';
 import { loadBenchPki } from './pki.ts';
 import { FlowFailure, type Operation, type ScenarioName, SETUPS, Unavailable, type Variant } from './scenarios.ts';
 
 export interface LoadSpec {
-  origin: string;
+  /** One server, or several instances of it (their requests spread over them in turn). */
+  origins: string[];
   pkiDir: string;
   variant: Variant;
   scenario: ScenarioName;
@@ -103,8 +104,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const setup = SETUPS[spec.variant][spec.scenario];
   if (!setup) return { unavailable: `${spec.variant} has no ${spec.scenario} scenario` };
   const pki = loadBenchPki(spec.pkiDir);
-  const tpp = connectionPool(spec.origin, pki, spec.connections, true);
-  const anonymous = connectionPool(spec.origin, pki, spec.connections, false);
+  const tpp = spreadPool(spec.origins, pki, spec.connections, true);
+  const anonymous = spreadPool(spec.origins, pki, spec.connections, false);
   try {
     const op = await setup({ pki, tpp, anonymous, options: spec.options });
     // One operation alone first: a scenario that fails is reported, not measured.

@@ -8,18 +8,40 @@
 //                    [--scenarios client_credentials,introspection] [--smoke] [--profile] [--out FILE]
 //                    [--servers psd2-oauth,Hono (a subset of the rows; writes nothing)]
 //                    [--log-level info] [--keep (the temporary folder: server logs, database)]
+//                    [--database sqlite,postgres (default; --smoke: sqlite): PostgreSQL rows for the
+//                     scenarios that write, on a throwaway cluster started here, skipped with a
+//                     message where PostgreSQL is not installed]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { sandboxPaths } from '../server/pki/sandbox-files.ts';
+import { type Cluster, findPostgres, freshDatabase, startCluster } from '../test/support/postgres.ts';
 import { benchFile, type Child, firstMessage, NODE, startChild } from './children.ts';
 import type { LoadResult, LoadSpec, Measurement } from './load.ts';
 import { createBenchPki } from './pki.ts';
 import { profileMarkdown, summarise } from './profile.ts';
-import { SCENARIO_NAMES, SCENARIO_TITLES, type ScenarioName, SETUPS, VARIANTS, type Variant } from './scenarios.ts';
+import {
+  POSTGRES_VARIANTS,
+  SCENARIO_NAMES,
+  SCENARIO_TITLES,
+  type ScenarioName,
+  SETUPS,
+  VARIANTS,
+  type Variant,
+} from './scenarios.ts';
 
 const ROOT = benchFile('..');
 const { values: flags } = parseArgs({
@@ -35,6 +57,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     keep: { type: 'boolean', default: false },
+    database: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -62,8 +85,17 @@ const scenarios = flags.scenarios.split(',').map((s) => s.trim()) as ScenarioNam
 for (const s of scenarios) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
 const servers = flags.profile ? ['psd2-oauth'] : flags.servers?.split(',').map((s) => s.trim());
 for (const v of servers ?? []) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown server ${v}`);
+const databases = (flags.database ?? (flags.smoke ? 'sqlite' : 'sqlite,postgres')).split(',').map((d) => d.trim());
+for (const d of databases) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`unknown database ${d}`);
+/** Set once the PostgreSQL cluster could not start (not installed...): its rows are left out. */
+let postgresMissing: string | undefined;
 const variantsOf = (scenario: ScenarioName): Variant[] =>
-  VARIANTS.filter((v) => SETUPS[v][scenario] && (!servers || servers.includes(v)));
+  VARIANTS.filter(
+    (v) =>
+      SETUPS[v][scenario] &&
+      (!servers || servers.includes(v)) &&
+      (!POSTGRES_VARIANTS.includes(v) || (databases.includes('postgres') && !postgresMissing)),
+  );
 // A partial run (smoke, profile, a subset of servers) never replaces the published table.
 const partial = flags.smoke || flags.profile || servers !== undefined;
 const out = flags.out ?? (partial ? undefined : join(ROOT, 'docs/PERFORMANCE.md'));
@@ -75,9 +107,19 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 // ---- servers ------------------------------------------------------------------------------------
 
-type ServerName = 'psd2-oauth' | 'oidc-provider' | 'hono' | 'node';
+type ServerName =
+  | 'psd2-oauth'
+  | 'psd2-oauth-metrics'
+  | 'psd2-oauth-pg'
+  | 'psd2-oauth-pg2'
+  | 'oidc-provider'
+  | 'hono'
+  | 'node';
 const SERVER_OF: Record<Variant, ServerName> = {
   'psd2-oauth': 'psd2-oauth',
+  'psd2-oauth, metrics on': 'psd2-oauth-metrics',
+  'psd2-oauth PostgreSQL': 'psd2-oauth-pg',
+  'psd2-oauth PostgreSQL ×2': 'psd2-oauth-pg2',
   'oidc-provider JWT': 'oidc-provider',
   'oidc-provider opaque': 'oidc-provider',
   Hono: 'hono',
@@ -85,15 +127,66 @@ const SERVER_OF: Record<Variant, ServerName> = {
 };
 
 interface RunningServer {
-  child: Child;
-  origin: string;
+  /** One process, or one per instance. */
+  children: Child[];
+  origins: string[];
+  /** The processes whose CPU time a measurement charges to this server (its database's too). */
+  pids(): number[];
 }
 
-async function startBenchServer(name: ServerName): Promise<RunningServer> {
+let cluster: Cluster | undefined;
+
+/** The PostgreSQL cluster's processes: the postmaster and its children (one backend per connection). */
+function postgresPids(): number[] {
+  if (!cluster) return [];
+  try {
+    const postmaster = Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          return (
+            Number(
+              readFileSync(`/proc/${pid}/stat`, 'utf8')
+                .replace(/^.*\) /s, '')
+                .split(' ')[1],
+            ) === postmaster
+          );
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    return [postmaster, ...children];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * psd2-oauth on PostgreSQL: a fresh database of the bench's cluster, and a DATA_DIR of its own
+ * holding the bench's sandbox CA and TLS files (the instances share it, and so their
+ * key-encryption key, as instances of one deployment must).
+ */
+async function postgresEnv(name: string): Promise<Record<string, string>> {
+  if (!cluster) throw new Error('no PostgreSQL cluster');
+  return { DATA_DIR: ownDataDir(name), DATABASE_URL: await freshDatabase(cluster.url) };
+}
+
+/** A DATA_DIR of its own for another psd2-oauth server, with the bench's sandbox CA and TLS files. */
+function ownDataDir(name: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  const from = sandboxPaths(dataDir);
+  const to = sandboxPaths(dir);
+  for (const file of ['caCert', 'caKey', 'tlsCert', 'tlsKey'] as const) copyFileSync(from[file], to[file]);
+  return dir;
+}
+
+async function startProcess(name: string, script: string, args: string[], env: Record<string, string>) {
   const logFile = join(work, `${name}.log`);
-  const script = name === 'hono' || name === 'node' ? 'servers/ceiling.ts' : `servers/${name}.ts`;
   const child = startChild(benchFile(script), {
-    args: name === 'hono' || name === 'node' ? [name] : [],
+    args,
     execArgv: name === 'psd2-oauth' && flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
     env: {
       BENCH_PKI_DIR: dataDir,
@@ -101,12 +194,42 @@ async function startBenchServer(name: ServerName): Promise<RunningServer> {
       MODE: 'sandbox',
       LOG_LEVEL: flags['log-level'],
       NODE_ENV: 'production',
+      ...env,
     },
     logFile,
     ipc: true,
   });
-  const { port } = await firstMessage<{ port: number }>(child, 30_000, logFile);
+  const { port } = await firstMessage<{ port: number }>(child, 60_000, logFile);
   return { child, origin: `https://127.0.0.1:${port}` };
+}
+
+async function startBenchServer(name: ServerName): Promise<RunningServer> {
+  if (name === 'psd2-oauth-pg' || name === 'psd2-oauth-pg2') {
+    const env = await postgresEnv(name);
+    // One after the other: the second finds the migrations applied and the sandbox seeded.
+    const instances = [await startProcess(`${name}-a`, 'servers/psd2-oauth.ts', [], env)];
+    if (name === 'psd2-oauth-pg2') instances.push(await startProcess(`${name}-b`, 'servers/psd2-oauth.ts', [], env));
+    const children = instances.map((i) => i.child);
+    return {
+      children,
+      origins: instances.map((i) => i.origin),
+      pids: () => [...children.flatMap((c) => (c.process.pid ? [c.process.pid] : [])), ...postgresPids()],
+    };
+  }
+  if (name === 'psd2-oauth-metrics') {
+    // The same server with its admin listener, hence prom-client's counters and histograms, on.
+    const env = { DATA_DIR: ownDataDir(name), ADMIN_PORT: '0' };
+    const { child, origin } = await startProcess(name, 'servers/psd2-oauth.ts', [], env);
+    return { children: [child], origins: [origin], pids: () => (child.process.pid ? [child.process.pid] : []) };
+  }
+  const ceiling = name === 'hono' || name === 'node';
+  const { child, origin } = await startProcess(
+    name,
+    ceiling ? 'servers/ceiling.ts' : `servers/${name}.ts`,
+    ceiling ? [name] : [],
+    {},
+  );
+  return { children: [child], origins: [origin], pids: () => (child.process.pid ? [child.process.pid] : []) };
 }
 
 /** `psd2-oauth resource-server add` (issue 6), when the command exists: the introspection caller. */
@@ -117,7 +240,8 @@ function resourceServerCredentials(): Record<string, string> {
     timeout: 30_000,
   });
   try {
-    const { client_id, client_secret } = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '');
+    // The CLI's --json answer is one JSON document, indented over several lines.
+    const { client_id, client_secret } = JSON.parse(result.stdout.slice(result.stdout.indexOf('{')));
     return client_id && client_secret ? { rsId: client_id, rsSecret: client_secret } : {};
   } catch {
     log(`no resource server (introspection will be n/a): ${(result.stderr || result.stdout).trim().slice(0, 200)}`);
@@ -134,40 +258,47 @@ interface Sample {
   result: LoadResult;
 }
 
-/** User + system CPU milliseconds of these processes so far, every thread included (Linux). */
-function cpuMs(pids: number[]): number | undefined {
-  try {
-    let ticks = 0;
-    for (const pid of pids) {
+/** User + system CPU milliseconds of each of these processes so far, every thread included (Linux). */
+function cpuMs(pids: number[]): Map<number, number> | undefined {
+  const ms = new Map<number, number>();
+  for (const pid of pids) {
+    try {
       // Fields 14 and 15 (utime, stime) after the parenthesised command name, in clock ticks.
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
         .replace(/^.*\) /s, '')
         .split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      ms.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS);
+    } catch {
+      // Gone (a database backend that ended), or no /proc.
     }
-    return (ticks * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
   }
+  return ms.size > 0 ? ms : undefined;
+}
+
+/** CPU milliseconds spent between two readings by the processes present at both. */
+function cpuSpent(start: Map<number, number>, end: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, ms] of end) spent += ms - (start.get(pid) ?? ms);
+  return spent;
 }
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
-async function load(spec: LoadSpec, serverPids: number[]): Promise<LoadResult> {
+async function load(spec: LoadSpec, serverPids: () => number[]): Promise<LoadResult> {
   const logFile = join(work, 'load.log');
   const child = startChild(benchFile('load.ts'), { args: [JSON.stringify(spec)], logFile, ipc: true });
   const limit = spec.warmupMs + spec.durationMs + 60_000;
-  let cpuAtStart: number | undefined;
+  let cpuAtStart: Map<number, number> | undefined;
   try {
     const result = await firstMessage<LoadResult>(child, limit, logFile, (message) => {
       if ((message as { measuring?: boolean }).measuring !== true) return true;
-      cpuAtStart = cpuMs(serverPids);
+      cpuAtStart = cpuMs(serverPids());
       return false;
     });
-    const cpuAtEnd = cpuMs(serverPids);
+    const cpuAtEnd = cpuMs(serverPids());
     if ('measurement' in result && cpuAtStart !== undefined && cpuAtEnd !== undefined) {
       const m = result.measurement;
       const operations = (m.rps * m.elapsedMs) / 1000;
-      if (operations > 0) m.cpuMsPerOp = (cpuAtEnd - cpuAtStart) / operations;
+      if (operations > 0) m.cpuMsPerOp = cpuSpent(cpuAtStart, cpuAtEnd) / operations;
     }
     return result;
   } catch (err) {
@@ -255,6 +386,46 @@ function resultsTable(samples: Sample[]): string {
   return rows.join('\n');
 }
 
+/** psd2-oauth on PostgreSQL beside itself on SQLite and beside node-oidc-provider, pair by pair. */
+function postgresTable(samples: Sample[]): string | undefined {
+  const rows: string[] = [];
+  for (const scenario of scenarios) {
+    const sqlite = measurementsOf(samples, scenario, 'psd2-oauth');
+    const peer = measurementsOf(samples, scenario, 'oidc-provider JWT');
+    for (const variant of POSTGRES_VARIANTS) {
+      const pg = measurementsOf(samples, scenario, variant);
+      if (pg.size === 0) continue;
+      const ms = [...pg.values()];
+      const cpus = ms.flatMap((m) => (m.cpuMsPerOp === undefined ? [] : [m.cpuMsPerOp]));
+      rows.push(
+        `| ${SCENARIO_TITLES[scenario]} | ${variant} | ${median(ms.map((m) => m.rps)).toFixed(0)} | ${cpus.length ? median(cpus).toFixed(2) : ''} | ${ratioText(pairRatios(pg, sqlite))} | ${ratioText(pairRatios(pg, peer))} |`,
+      );
+    }
+  }
+  if (rows.length === 0) return undefined;
+  return [
+    '| scenario | server | req/s (median) | CPU ms/op (instances + PostgreSQL) | ÷ psd2-oauth on SQLite | ÷ oidc-provider JWT |',
+    '|---|---|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+function issue16Table(samples: Sample[]): string {
+  const line = (label: string, a: Variant, b: Variant, scenario: ScenarioName, goal: number) => {
+    const ratios = pairRatios(measurementsOf(samples, scenario, a), measurementsOf(samples, scenario, b));
+    if (ratios.length === 0) return `| ${label} | ≥ ${goal} | not measured | |`;
+    return `| ${label} | ≥ ${goal} | ${ratioText(ratios)} | ${median(ratios) >= goal ? 'met' : 'missed'} |`;
+  };
+  return [
+    '| target | goal | measured (median of pairs, range) | |',
+    '|---|---:|---:|---|',
+    line('code flow, SQLite ÷ oidc-provider JWT', 'psd2-oauth', 'oidc-provider JWT', 'authorization_code', 1),
+    line('registration, SQLite ÷ oidc-provider JWT', 'psd2-oauth', 'oidc-provider JWT', 'registration', 1),
+    line('code flow, PostgreSQL ÷ SQLite', 'psd2-oauth PostgreSQL', 'psd2-oauth', 'authorization_code', 1),
+    line('registration, PostgreSQL ÷ SQLite', 'psd2-oauth PostgreSQL', 'psd2-oauth', 'registration', 1),
+  ].join('\n');
+}
+
 function targetsTable(samples: Sample[]): string {
   const cc = measurementsOf(samples, 'client_credentials', 'psd2-oauth');
   const check = (label: string, ratios: number[], goal: number) => {
@@ -336,9 +507,18 @@ function generated(samples: Sample[]): string {
     '',
     resultsTable(samples),
     '',
+    ...(postgresTable(samples)
+      ? ['### PostgreSQL (issue 16): pair by pair, the same rounds', '', postgresTable(samples)!, '']
+      : postgresMissing
+        ? [`PostgreSQL rows: skipped (${postgresMissing}).`, '']
+        : []),
     '### Targets of issue 8',
     '',
     targetsTable(samples),
+    '',
+    '### Targets of issue 16 (authorization-code flow and registration)',
+    '',
+    issue16Table(samples),
     '',
     END,
   ].join('\n');
@@ -361,9 +541,21 @@ function writeReport(file: string, samples: Sample[]): void {
 async function main(): Promise<number> {
   await createBenchPki(dataDir);
   const options = scenarios.includes('introspection') ? resourceServerCredentials() : {};
-  const needed = new Set(scenarios.flatMap((s) => variantsOf(s).map((v) => SERVER_OF[v])));
   const servers = new Map<ServerName, RunningServer>();
   try {
+    if (scenarios.some((s) => variantsOf(s).some((v) => POSTGRES_VARIANTS.includes(v)))) {
+      const found = findPostgres();
+      if ('missing' in found) postgresMissing = found.missing;
+      else {
+        // fsync on, as a bank runs it: the rows compare durable commits with durable commits.
+        cluster = await startCluster({ durable: true }).catch((err: Error) => {
+          postgresMissing = err.message;
+          return undefined;
+        });
+      }
+      if (postgresMissing) log(`PostgreSQL rows skipped: ${postgresMissing}`);
+    }
+    const needed = new Set(scenarios.flatMap((s) => variantsOf(s).map((v) => SERVER_OF[v])));
     for (const name of needed) servers.set(name, await startBenchServer(name));
     const samples: Sample[] = [];
     for (let round = 1; round <= settings.rounds; round++) {
@@ -374,7 +566,7 @@ async function main(): Promise<number> {
           const server = servers.get(SERVER_OF[variant])!;
           const result = await load(
             {
-              origin: server.origin,
+              origins: server.origins,
               pkiDir: dataDir,
               variant,
               scenario,
@@ -383,7 +575,7 @@ async function main(): Promise<number> {
               warmupMs: settings.warmupMs,
               options,
             },
-            server.child.process.pid === undefined ? [] : [server.child.process.pid],
+            server.pids,
           );
           samples.push({ round, scenario, variant, result });
           log(`round ${round}  ${scenario.padEnd(18)} ${variant.padEnd(20)} ${describe(result)}`);
@@ -398,7 +590,7 @@ async function main(): Promise<number> {
       process.stdout.write(`${generated(samples)}\n`);
     }
     if (flags.profile) {
-      await servers.get('psd2-oauth')?.child.stop(20_000);
+      await servers.get('psd2-oauth')?.children[0]?.stop(20_000);
       for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
         const summary = summarise(JSON.parse(readFileSync(join(profileDir, file), 'utf8')));
         process.stdout.write(`\n### Profile of psd2-oauth (${scenarios.join(', ')})\n\n${profileMarkdown(summary)}\n`);
@@ -406,7 +598,8 @@ async function main(): Promise<number> {
     }
     return failures.length > 0 ? 1 : 0;
   } finally {
-    await Promise.all([...servers.values()].map((s) => s.child.stop()));
+    await Promise.all([...servers.values()].flatMap((s) => s.children.map((c) => c.stop())));
+    cluster?.stop();
     if (flags.keep) log(`kept ${work} (server logs, database)`);
     else rmSync(work, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
 // An operation is one request, or for the authorization-code flow the whole flow; it answers the
 // last reply (2xx counts as a success) or throws FlowFailure with the step that went wrong.
 import { X509Certificate } from 'node:crypto';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { basic, CookieJar, location, pkce, type Reply, randomState, send } from './http.ts';
 import type { BenchPki } from './pki.ts';
 import { OIDC_CLIENT, OIDC_RESOURCE_SERVER, OIDC_RESOURCES } from './servers/oidc-provider.ts';
@@ -11,9 +11,9 @@ import { OIDC_CLIENT, OIDC_RESOURCE_SERVER, OIDC_RESOURCES } from './servers/oid
 export interface LoadContext {
   pki: BenchPki;
   /** Keep-alive connections presenting the TPP's QWAC. */
-  tpp: Pool;
+  tpp: Dispatcher;
   /** Keep-alive connections without a client certificate (resource server, PSU browser). */
-  anonymous: Pool;
+  anonymous: Dispatcher;
   /** Values from the benchmark runner: a resource server's credentials... */
   options: Record<string, string>;
 }
@@ -46,7 +46,18 @@ export const SCENARIO_NAMES = [
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
-export const VARIANTS = ['node:https', 'Hono', 'psd2-oauth', 'oidc-provider JWT', 'oidc-provider opaque'] as const;
+export const VARIANTS = [
+  'node:https',
+  'Hono',
+  'psd2-oauth',
+  'psd2-oauth, metrics on',
+  'psd2-oauth PostgreSQL',
+  'psd2-oauth PostgreSQL ×2',
+  'oidc-provider JWT',
+  'oidc-provider opaque',
+] as const;
+/** psd2-oauth on PostgreSQL: one instance, and two behind one database with the load spread over both. */
+export const POSTGRES_VARIANTS: readonly Variant[] = ['psd2-oauth PostgreSQL', 'psd2-oauth PostgreSQL ×2'];
 export type Variant = (typeof VARIANTS)[number];
 
 export const SCENARIO_TITLES: Record<ScenarioName, string> = {
@@ -224,10 +235,24 @@ const signingFloor: Setup = async (ctx) => {
   return () => send(ctx.tpp, 'POST', '/token', { form });
 };
 
+// PostgreSQL rows for the scenarios that write (the others read caches, as on SQLite).
+const psd2Writes: Partial<Record<ScenarioName, Setup>> = {
+  authorization_code: psd2.authorization_code,
+  refresh_token: psd2.refresh_token,
+  registration: psd2.registration,
+};
+
 export const SETUPS: Record<Variant, Partial<Record<ScenarioName, Setup>>> = {
   'node:https': { ceiling },
   Hono: { ceiling, client_credentials: signingFloor },
   'psd2-oauth': psd2,
+  // The metrics' cost on the hottest path and on the flow with the most requests.
+  'psd2-oauth, metrics on': {
+    client_credentials: psd2.client_credentials,
+    authorization_code: psd2.authorization_code,
+  },
+  'psd2-oauth PostgreSQL': psd2Writes,
+  'psd2-oauth PostgreSQL ×2': psd2Writes,
   'oidc-provider JWT': oidc(OIDC_RESOURCES.jwt),
   // node-oidc-provider does not store JWT access tokens, so it cannot introspect them: the
   // introspection row uses opaque tokens, and so does its code flow's second row.
