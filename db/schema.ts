@@ -125,7 +125,7 @@ export const psuSessions = sqliteTable('psu_sessions', {
   /** The validated authorization request being served, JSON. */
   authorizationRequest: text('authorization_request').notNull(),
   psuId: text('psu_id'),
-  /** 'login' | 'sca' | 'consent' | 'done' */
+  /** PsuSessionStage: 'login' | 'sca' | 'consent' | 'payment' | 'debtor_account' | 'done' */
   stage: text('stage').notNull(),
   csrfToken: text('csrf_token').notNull(),
   authenticatedAt: integer('authenticated_at'),

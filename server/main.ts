@@ -40,6 +40,8 @@ export interface StartOptions {
   logger?: Logger;
   /** A bank's own PSU authentication and account lookup (see README); default: the database. */
   psu?: Pick<AuthorizationSettings, 'authenticator' | 'accounts'>;
+  /** The time of the PSU journey and the payment back channel (tests move it past timeouts). */
+  clock?: () => number;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -166,6 +168,7 @@ async function start(
     logger,
     keys,
     stores,
+    clock: options.clock,
     trustAnchorsPem,
     intermediatesPem,
     connectionReverifyMs: config.revocationCacheMax * 1000,

@@ -119,6 +119,62 @@ export function groupIban(iban: string): string {
   return iban.replace(/(.{4})(?=.)/g, '$1 ');
 }
 
+/** Amount, payee, payee's IBAN, reference and date, as the bank registered them. */
+function paymentRows(lang: Lang, p: PaymentView): { amount: string; rows: Html; row: PaymentRow } {
+  const amount = formatAmount(lang, p.amount, p.currency);
+  const row: PaymentRow = (label, value, cls = '') =>
+    value === undefined ? '' : html`<dt>${t(lang, label)}</dt><dd class="${cls}">${value}</dd>`;
+  const rows = html`${row('payment.amount', amount, 'amount')}
+${row('payment.creditor', p.creditorName)}
+${row('payment.creditor_iban', groupIban(p.creditorIban), 'iban')}
+${row('payment.remittance', p.remittanceInformation)}
+${row('payment.date', p.requestedExecutionDate)}`;
+  return { amount, rows, row };
+}
+type PaymentRow = (label: MessageKey, value: string | undefined, cls?: string) => Html | string;
+
+/** Radio buttons for the account to pay from, or why there is none. */
+function debtorChoice(
+  lang: Lang,
+  p: PaymentView,
+  accounts: (PsuAccount & { owner?: string })[],
+  chosen: string | undefined,
+): Html {
+  return html`<dt>${t(lang, 'payment.debtor')}</dt><dd>${
+    accounts.length === 0
+      ? t(lang, 'payment.no_account', { currency: p.currency })
+      : html`<fieldset><legend>${t(lang, 'payment.choose_account')}</legend>${accounts.map((a, i) => {
+          const id = `debtor-${a.accountId}`;
+          const checked = chosen ? chosen === a.accountId : i === 0;
+          return html`<div class="choice"><input type="radio" name="account" id="${id}" value="${a.accountId}"${checked ? ' checked' : ''}><label for="${id}">${a.owner ? `${a.owner} · ` : ''}${a.name} <span class="iban">${groupIban(a.iban)}</span></label></div>`;
+        })}</fieldset>`
+  }</dd>`;
+}
+
+function paymentIntro(lang: Lang, p: PaymentView, client: string, amount: string): Html {
+  return html`<p>${
+    p.action === 'cancel'
+      ? t(lang, 'payment.asks_cancel', { client, amount, creditor: p.creditorName })
+      : t(lang, 'payment.asks', { client })
+  }</p>`;
+}
+
+const paymentTitle = (lang: Lang, p: PaymentView) =>
+  t(lang, p.action === 'cancel' ? 'page.payment_cancel' : 'page.payment');
+
+function paymentButtons(lang: Lang, confirm: boolean): Html {
+  return html`<div class="actions equal">
+${confirm ? html`<button type="submit" class="primary" name="decision" value="approve">${t(lang, 'payment.confirm')}</button>` : ''}
+<button type="submit" class="primary" name="decision" value="refuse" formnovalidate>${t(lang, 'payment.refuse')}</button>
+</div>`;
+}
+
+/**
+ * The payment page. Production (`withCode`): no account of the PSU is listed yet, only the one the
+ * bank fixed, so that the page is the same whether the password was right or wrong (RTS art.
+ * 4(3)(a)); the choice comes after the code (debtorAccountPage). Sandbox: every test customer's
+ * accounts in the payment's currency.
+ */
 export function paymentPage(
   lang: Lang,
   view: StepView & {
@@ -126,47 +182,31 @@ export function paymentPage(
     payment: PaymentView;
     /** Production: the one-time code field. */
     withCode: boolean;
-    /** Accounts in the payment's currency to choose from (all sandbox personas' in the sandbox). */
+    /** Sandbox: the accounts in the payment's currency to choose from (all personas'). */
     accounts: (PsuAccount & { owner?: string })[];
     error?: MessageKey;
     chosen?: string;
   },
 ): Html {
   const p = view.payment;
-  const amount = formatAmount(lang, p.amount, p.currency);
-  const row = (label: MessageKey, value: string | undefined, cls = '') =>
-    value === undefined ? '' : html`<dt>${t(lang, label)}</dt><dd class="${cls}">${value}</dd>`;
-  const accountRows = p.debtorIban
+  const { amount, rows, row } = paymentRows(lang, p);
+  const debtor = p.debtorIban
     ? row('payment.debtor', groupIban(p.debtorIban), 'iban')
-    : html`<dt>${t(lang, 'payment.debtor')}</dt><dd>${
-        view.accounts.length === 0
-          ? t(lang, 'payment.no_account', { currency: p.currency })
-          : html`<fieldset><legend>${t(lang, 'payment.choose_account')}</legend>${view.accounts.map((a, i) => {
-              const id = `debtor-${a.accountId}`;
-              const checked = view.chosen ? view.chosen === a.accountId : i === 0;
-              return html`<div class="choice"><input type="radio" name="account" id="${id}" value="${a.accountId}"${checked ? ' checked' : ''}><label for="${id}">${a.owner ? `${a.owner} · ` : ''}${a.name} <span class="iban">${groupIban(a.iban)}</span></label></div>`;
-            })}</fieldset>`
-      }</dd>`;
+    : view.withCode
+      ? row('payment.debtor', t(lang, 'payment.account_after_code'))
+      : debtorChoice(lang, p, view.accounts, view.chosen);
   return layout(
     lang,
-    t(lang, p.action === 'cancel' ? 'page.payment_cancel' : 'page.payment'),
+    paymentTitle(lang, p),
     html`${tppHeader(lang, view.tpp)}
 ${alert(view.error && t(lang, view.error))}
-<p>${
-      p.action === 'cancel'
-        ? t(lang, 'payment.asks_cancel', { client: view.tpp.name, amount, creditor: p.creditorName })
-        : t(lang, 'payment.asks', { client: view.tpp.name })
-    }</p>
+${paymentIntro(lang, p, view.tpp.name, amount)}
 <form method="post" action="${view.action}">
 <input type="hidden" name="csrf_token" value="${view.csrf}">
 <input type="hidden" name="payment_hash" value="${p.paymentHash}">
 <dl class="payment">
-${row('payment.amount', amount, 'amount')}
-${row('payment.creditor', p.creditorName)}
-${row('payment.creditor_iban', groupIban(p.creditorIban), 'iban')}
-${row('payment.remittance', p.remittanceInformation)}
-${row('payment.date', p.requestedExecutionDate)}
-${accountRows}
+${rows}
+${debtor}
 </dl>
 ${
   view.withCode
@@ -175,10 +215,41 @@ ${
 <input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9 ]{6,7}" autocomplete="one-time-code" autofocus>`
     : ''
 }
-<div class="actions equal">
-<button type="submit" class="primary" name="decision" value="approve">${t(lang, 'payment.confirm')}</button>
-<button type="submit" class="primary" name="decision" value="refuse" formnovalidate>${t(lang, 'payment.refuse')}</button>
-</div>
+${paymentButtons(lang, true)}
+</form>
+${wayOut(lang, view)}`,
+  );
+}
+
+/** Production, after the code: the account to pay from, with the payment shown again. */
+export function debtorAccountPage(
+  lang: Lang,
+  view: StepView & {
+    action: string;
+    payment: PaymentView;
+    /** The PSU's accounts in the payment's currency (only the fixed one when the bank fixed it). */
+    accounts: PsuAccount[];
+    error?: MessageKey;
+    chosen?: string;
+  },
+): Html {
+  const p = view.payment;
+  const { amount, rows } = paymentRows(lang, p);
+  return layout(
+    lang,
+    paymentTitle(lang, p),
+    html`${tppHeader(lang, view.tpp)}
+${alert(view.error && t(lang, view.error))}
+${paymentIntro(lang, p, view.tpp.name, amount)}
+<form method="post" action="${view.action}">
+<input type="hidden" name="csrf_token" value="${view.csrf}">
+<input type="hidden" name="payment_hash" value="${p.paymentHash}">
+<dl class="payment">
+${rows}
+${debtorChoice(lang, p, view.accounts, view.chosen)}
+</dl>
+<p>${t(lang, 'payment.account_help')}</p>
+${paymentButtons(lang, view.accounts.length > 0)}
 </form>
 ${wayOut(lang, view)}`,
   );

@@ -56,6 +56,8 @@ const en = {
   'payment.debtor': 'From your account',
   'payment.no_account': 'You hold no account in {currency} that can make this payment.',
   'payment.choose_account': 'Choose the account to pay from.',
+  'payment.account_after_code': 'You choose it after entering your code.',
+  'payment.account_help': 'Your code is accepted. Choose the account, then confirm.',
   'payment.code_help': 'Enter the code of your authenticator app to confirm exactly this payment.',
   'payment.confirm': 'Confirm',
   'payment.refuse': 'Refuse',
@@ -118,6 +120,8 @@ const fr: Record<MessageKey, string> = {
   'payment.debtor': 'Depuis votre compte',
   'payment.no_account': 'Vous n’avez aucun compte en {currency} qui puisse effectuer ce paiement.',
   'payment.choose_account': 'Choisissez le compte à débiter.',
+  'payment.account_after_code': 'Vous le choisirez après avoir saisi votre code.',
+  'payment.account_help': 'Votre code est accepté. Choisissez le compte, puis confirmez.',
   'payment.code_help':
     'Saisissez le code de votre application d’authentification pour confirmer exactement ce paiement.',
   'payment.confirm': 'Confirmer',

@@ -1,6 +1,7 @@
 // The PSU's journey at the authorization endpoint (RTS art. 4 and 29) as explicit steps:
-// login -> sca -> consent -> done in production, consent -> done in the sandbox, and a way out
-// (cancel) from every step. Each step is a function of the session, the input and the time the
+// login -> sca -> consent -> done in production, consent -> done in the sandbox; for a payment
+// login -> payment (the code) [-> debtor_account] -> done in production, payment -> done in the
+// sandbox; and a way out (cancel) from every step. Each step is a function of the session, the input and the time the
 // injected clock gave; it returns a Transition (the session write, the audit events and what the
 // browser gets next) and writes nothing itself. `createPsuJourney` applies a transition: the
 // session write is conditional on the session still being at the step, and only when it wins are
@@ -37,7 +38,7 @@ export interface JourneySettings {
 }
 
 /** The pages of the journey; the HTTP adapter renders them from the session. */
-export type JourneyPage = 'login' | 'otp' | 'consent' | 'sandbox' | 'payment';
+export type JourneyPage = 'login' | 'otp' | 'consent' | 'sandbox' | 'payment' | 'debtor_account';
 
 /** Why the PSU sees our error page instead of the next step. */
 export type JourneyFailure =
@@ -54,7 +55,11 @@ export type JourneyOutcome =
   /** Render `page` for `session`; `problem` re-renders a form with what the PSU chose. */
   | { type: 'page'; page: JourneyPage; session: PsuSession; problem?: { psuId?: string; chosen: string[] } }
   /** Send the browser to another step's page (303), with the single failure message if any. */
-  | { type: 'goto'; step: 'login' | 'otp' | 'consent' | 'payment'; retry?: { failed: true } | { lockedUntil: number } }
+  | {
+      type: 'goto';
+      step: 'login' | 'otp' | 'consent' | 'payment' | 'debtor_account';
+      retry?: { failed: true } | { lockedUntil: number };
+    }
   /** The end: the client's redirect URI with the response, `state` and `iss`. */
   | { type: 'respond'; request: AuthorizationRequest; response: AuthorizationResponse }
   | ({ type: 'error' } & JourneyFailure);
@@ -92,7 +97,7 @@ const PAYMENT_CONSENT_MS = 10 * 60_000;
 const fail = (failure: JourneyFailure): Transition => ({ events: [], outcome: { type: 'error', ...failure } });
 const DONE: JourneyFailure = { reason: 'done', status: 409 };
 const NO_SESSION: JourneyFailure = { reason: 'session', status: 410 };
-const STEPS_WITH_A_WAY_OUT: PsuSessionStage[] = ['login', 'sca', 'consent', 'payment'];
+const STEPS_WITH_A_WAY_OUT: PsuSessionStage[] = ['login', 'sca', 'consent', 'payment', 'debtor_account'];
 const isPayment = (session: Pick<PsuSession, 'request'>) => session.request.paymentAuthorizationId !== undefined;
 
 /** Constant-time comparison of the form's CSRF token with the session's. */
@@ -315,6 +320,60 @@ export const steps = {
   },
 };
 
+/**
+ * The payment as the page showed it, still awaiting the PSU and this client's: undefined to go on,
+ * otherwise the end of the session with no code (withdrawn, expired or changed).
+ */
+export function unavailablePayment(
+  session: PsuSession,
+  record: PaymentAuthorizationRecord | undefined,
+  shownHash: string | undefined,
+  now: number,
+): Transition | undefined {
+  if (
+    record &&
+    effectiveStatus(record, now) === 'awaiting_authorisation' &&
+    record.paymentHash === shownHash &&
+    record.clientId === session.request.clientId
+  ) {
+    return undefined;
+  }
+  return {
+    write: { kind: 'advance', from: session.stage, changes: { stage: 'done' } },
+    events: [{ event: 'payment.unavailable', detail: { status: record ? effectiveStatus(record, now) : 'unknown' } }],
+    outcome: paymentChanged(session),
+  };
+}
+
+/**
+ * Production, the code on the payment page was right. The bank fixed a debtor account the PSU
+ * holds: the approval follows at once (the caller runs approvePaymentStep; undefined here).
+ * Otherwise the PSU now chooses the account, or reads that none fits, on a page of its own: the PSU's accounts are never shown before both factors are
+ * verified, so the payment page is the same after a wrong password as after a right one and does
+ * not tell which element failed (RTS art. 4(3)(a)); nor does it show an account list to someone
+ * who knows only the password.
+ */
+export function paymentAuthenticated(
+  session: PsuSession,
+  record: PaymentAuthorizationRecord,
+  /** The PSU's accounts in the payment's currency. */
+  accounts: PsuAccount[],
+  settings: JourneySettings,
+  now: number,
+): Transition | undefined {
+  const fixed = record.payment.debtorAccount?.iban;
+  if (fixed && accounts.some((a) => a.psuId === session.psuId && a.iban === fixed)) return undefined;
+  return {
+    write: {
+      kind: 'advance',
+      from: 'payment',
+      changes: { ...refreshed(settings, now), stage: 'debtor_account', authenticatedAt: now },
+    },
+    events: [{ event: 'sca.succeeded', detail: { paymentHash: record.paymentHash } }],
+    outcome: { type: 'goto', step: 'debtor_account' },
+  };
+}
+
 /** The payment step's pure part: bind the approval to what the PSU saw, or say why not. */
 export function approvePaymentStep(
   session: PsuSession,
@@ -332,18 +391,8 @@ export function approvePaymentStep(
   now: number,
 ): Promise<Transition> | Transition {
   const { record } = input;
-  if (
-    !record ||
-    effectiveStatus(record, now) !== 'awaiting_authorisation' ||
-    record.paymentHash !== input.shownHash ||
-    record.clientId !== session.request.clientId
-  ) {
-    return {
-      write: { kind: 'advance', from: session.stage, changes: { stage: 'done' } },
-      events: [{ event: 'payment.unavailable', detail: { status: record ? effectiveStatus(record, now) : 'unknown' } }],
-      outcome: paymentChanged(session),
-    };
-  }
+  const unavailable = unavailablePayment(session, record, input.shownHash, now);
+  if (unavailable || !record) return unavailable ?? fail(DONE);
   const fixed = record.payment.debtorAccount?.iban;
   const account = input.accounts.find(
     (a) => a.psuId === input.psuId && (fixed ? a.iban === fixed : a.accountId === input.chosen),
@@ -353,7 +402,7 @@ export function approvePaymentStep(
       events: [],
       outcome: {
         type: 'page',
-        page: 'payment',
+        page: session.stage === 'debtor_account' ? 'debtor_account' : 'payment',
         session,
         problem: { psuId: input.psuId, chosen: [input.chosen ?? ''] },
       },
@@ -504,6 +553,15 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
   }
 
   const isOutcome = (value: object): value is JourneyOutcome => 'type' in value;
+  const paymentId = (session: PsuSession) => session.request.paymentAuthorizationId ?? '';
+  const currencyOf = (record: PaymentAuthorizationRecord | undefined) => record?.payment.instructedAmount.currency;
+
+  /** Refuse on a payment step: access_denied to the PISP, and the payment `rejected`. */
+  async function refusePayment(digest: string, session: PsuSession, now: number): Promise<JourneyOutcome> {
+    const outcome = await apply(digest, session, steps.refuse(session));
+    if (outcome.type === 'respond') await deps.payments.reject(paymentId(session), now);
+    return outcome;
+  }
 
   return {
     settings,
@@ -537,7 +595,10 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
     },
 
     /** GET of a step's page. */
-    async view(secret: string | undefined, page: 'login' | 'otp' | 'consent' | 'payment'): Promise<JourneyOutcome> {
+    async view(
+      secret: string | undefined,
+      page: 'login' | 'otp' | 'consent' | 'payment' | 'debtor_account',
+    ): Promise<JourneyOutcome> {
       const now = deps.clock();
       const stage: PsuSessionStage = page === 'otp' ? 'sca' : page;
       const loaded = await load(secret, [stage], now);
@@ -590,22 +651,19 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       return apply(digest, session, transition);
     },
 
-    /** POST of the payment page: Confirm (with the second factor in production) or Refuse. */
+    /**
+     * POST of the payment page: Confirm (with the second factor in production) or Refuse. In
+     * production a right code leads to the approval when the bank fixed the debtor account, to the
+     * debtor-account page otherwise.
+     */
     async payment(secret: string | undefined, input: PaymentDecision): Promise<JourneyOutcome> {
       const now = deps.clock();
       const loaded = await load(secret, ['payment'], now, { token: input.csrf });
       if (isOutcome(loaded)) return loaded;
       const { digest, session } = loaded;
-      const id = session.request.paymentAuthorizationId ?? '';
-      if (!input.approve) {
-        const outcome = await apply(digest, session, steps.refuse(session));
-        if (outcome.type === 'respond') await deps.payments.reject(id, now);
-        return outcome;
-      }
-      const record = await deps.payments.find(id);
-      let psuId: string;
-      let scaAt: number | undefined;
-      let accounts: PsuAccount[];
+      if (!input.approve) return refusePayment(digest, session, now);
+      const record = await deps.payments.find(paymentId(session));
+      const shown = { chosen: input.account, shownHash: input.paymentHash, record };
       if (settings.mode === 'sandbox') {
         // The sandbox page lists each persona's accounts: the chosen account names the persona.
         const personas = (await deps.psus.list({ sandbox: true })).filter((p) => p.status === 'active');
@@ -613,51 +671,58 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
         const fixed = record?.payment.debtorAccount?.iban;
         const owner = all.find((a) => (fixed ? a.iban === fixed : a.accountId === input.account));
         if (!owner) return { type: 'error', reason: 'invalid_request', status: 400 };
-        psuId = owner.psuId;
-        accounts = all.filter((a) => a.psuId === psuId);
-      } else {
-        const verified = session.psuId
-          ? record && deps.authenticator.confirmTransaction
-            ? await deps.authenticator.confirmTransaction(
-                session.psuId,
-                { hash: record.paymentHash, display: paymentDisplay(record) },
-                input.otp,
-                now,
-              )
-            : await deps.authenticator.verifyOneTimeCode(session.psuId, input.otp, now)
-          : undefined;
-        if (!verified?.ok || !session.psuId) {
-          return apply(digest, session, steps.otp(session, verified, settings, now));
-        }
-        psuId = session.psuId;
-        scaAt = now;
-        accounts = await deps.accounts.accountsOf(psuId);
-        await deps.events.record({
-          sessionId: session.sessionId,
-          event: 'sca.succeeded',
-          occurredAt: now,
-          clientId: session.request.clientId,
-          psuId,
-          detail: { paymentHash: record?.paymentHash },
-        });
+        const accounts = all.filter((a) => a.psuId === owner.psuId && a.currency === currencyOf(record));
+        const transition = await approvePaymentStep(session, { ...shown, psuId: owner.psuId, accounts }, settings, now);
+        return apply(digest, session, transition);
       }
-      const currency = record?.payment.instructedAmount.currency;
+      const { psuId } = session;
+      const verified = psuId
+        ? record && deps.authenticator.confirmTransaction
+          ? await deps.authenticator.confirmTransaction(
+              psuId,
+              { hash: record.paymentHash, display: paymentDisplay(record) },
+              input.otp,
+              now,
+            )
+          : await deps.authenticator.verifyOneTimeCode(psuId, input.otp, now)
+        : undefined;
+      if (!verified?.ok || !psuId) return apply(digest, session, steps.otp(session, verified, settings, now));
+      const unavailable = unavailablePayment(session, record, input.paymentHash, now);
+      if (unavailable || !record) return apply(digest, session, unavailable ?? fail(DONE));
+      const accounts = (await deps.accounts.accountsOf(psuId)).filter((a) => a.currency === currencyOf(record));
+      const toAccountChoice = paymentAuthenticated(session, record, accounts, settings, now);
+      if (toAccountChoice) return apply(digest, session, toAccountChoice);
+      await deps.events.record({
+        sessionId: session.sessionId,
+        event: 'sca.succeeded',
+        occurredAt: now,
+        clientId: session.request.clientId,
+        psuId,
+        detail: { paymentHash: record.paymentHash },
+      });
+      const transition = await approvePaymentStep(session, { ...shown, psuId, accounts, scaAt: now }, settings, now);
+      return apply(digest, session, transition);
+    },
+
+    /** Production, after the code: POST of the debtor-account page, Confirm or Refuse. */
+    async debtorAccount(secret: string | undefined, input: Omit<PaymentDecision, 'otp'>): Promise<JourneyOutcome> {
+      const now = deps.clock();
+      const loaded = await load(secret, ['debtor_account'], now, { token: input.csrf });
+      if (isOutcome(loaded)) return loaded;
+      const { digest, session } = loaded;
+      if (!input.approve) return refusePayment(digest, session, now);
+      const { psuId, authenticatedAt } = session;
+      if (!psuId || authenticatedAt === null) return { type: 'error', ...NO_SESSION };
+      const record = await deps.payments.find(paymentId(session));
+      const accounts = (await deps.accounts.accountsOf(psuId)).filter((a) => a.currency === currencyOf(record));
       const transition = await approvePaymentStep(
         session,
-        {
-          psuId,
-          accounts: accounts.filter((a) => a.currency === currency),
-          chosen: input.account,
-          shownHash: input.paymentHash,
-          record,
-          scaAt,
-        },
+        { psuId, accounts, chosen: input.account, shownHash: input.paymentHash, record, scaAt: authenticatedAt },
         settings,
         now,
       );
       return apply(digest, session, transition);
     },
-
     async cancel(secret: string | undefined, input: { csrf: string | undefined }): Promise<JourneyOutcome> {
       const now = deps.clock();
       const loaded = await load(secret, STEPS_WITH_A_WAY_OUT, now, { token: input.csrf });

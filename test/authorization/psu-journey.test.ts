@@ -3,8 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { PsuAccount } from '../../server/protocol/bank.ts';
+import type { PaymentAuthorizationRecord } from '../../server/protocol/payments/ports.ts';
 import type { AuthorizationRequest } from '../../server/protocol/psu/ports.ts';
-import { type JourneySettings, steps } from '../../server/protocol/psu-journey.ts';
+import {
+  approvePaymentStep,
+  type JourneySettings,
+  paymentAuthenticated,
+  steps,
+} from '../../server/protocol/psu-journey.ts';
 
 const request: AuthorizationRequest = {
   clientId: 'c1',
@@ -119,5 +125,56 @@ describe('PSU journey steps (pure)', () => {
     assert.equal(t.write.granted.code.expiresAt, T0 + 60_000);
     assert.deepEqual(t.write.granted.sca, { at: T0 - 5 });
     assert.deepEqual(t.outcome, { type: 'respond', request, response: { code: t.write.granted.codeSecret } });
+  });
+
+  test('payment, production: the account choice comes after the code unless the bank fixed a held one', async () => {
+    const paymentRequest = { ...request, scope: 'pisp', paymentAuthorizationId: 'pa1' };
+    const session = { ...steps.start(paymentRequest, production, T0), stage: 'payment' as const, psuId: 'p1' };
+    const record = (debtorAccount?: { iban: string }): PaymentAuthorizationRecord => ({
+      authorizationId: 'pa1',
+      resourceServerId: 'rs1',
+      clientId: 'c1',
+      action: 'initiate',
+      paymentRequestResourceId: 'pr1',
+      payment: {
+        instructedAmount: { amount: '1.00', currency: 'EUR' },
+        creditorName: 'X',
+        creditorAccount: { iban: 'FR7630004000031234567890143' },
+        ...(debtorAccount ? { debtorAccount } : {}),
+      },
+      paymentHash: 'h1',
+      status: 'awaiting_authorisation',
+      debtorAccount: null,
+      psuId: null,
+      scaAt: null,
+      createdAt: T0,
+      expiresAt: T0 + 900_000,
+      updatedAt: T0,
+    });
+    const accounts = [account('a1')];
+    const choose = paymentAuthenticated(session, record(), accounts, production, T0 + 3)!;
+    assert.deepEqual(choose.write, {
+      kind: 'advance',
+      from: 'payment',
+      changes: { lastSeenAt: T0 + 3, expiresAt: T0 + 300_003, stage: 'debtor_account', authenticatedAt: T0 + 3 },
+    });
+    assert.deepEqual(choose.outcome, { type: 'goto', step: 'debtor_account' });
+    const held = { iban: 'FR7630006000011234567890189' };
+    assert.equal(paymentAuthenticated(session, record(held), accounts, production, T0), undefined, 'fixed, held');
+    const other = { iban: 'FR7610107001011234567890129' };
+    assert.ok(
+      paymentAuthenticated(session, record(other), accounts, production, T0),
+      'fixed, not held: the page says so',
+    );
+
+    const atChoice = { ...session, stage: 'debtor_account' as const, authenticatedAt: T0 + 3 };
+    const shown = { psuId: 'p1', accounts, shownHash: 'h1', record: record(), scaAt: T0 + 3 };
+    const none = await approvePaymentStep(atChoice, { ...shown, chosen: undefined }, production, T0 + 9);
+    assert.equal(none.outcome.type === 'page' && none.outcome.page, 'debtor_account');
+    const granted = await approvePaymentStep(atChoice, { ...shown, chosen: 'a1' }, production, T0 + 9);
+    assert.equal(granted.write?.kind === 'grant' && granted.write.from, 'debtor_account');
+    assert.equal(granted.write?.kind === 'grant' && granted.write.granted.payment?.scaAt, T0 + 3);
+    const changed = await approvePaymentStep(atChoice, { ...shown, chosen: 'a1', shownHash: 'h0' }, production, T0);
+    assert.deepEqual(changed.write, { kind: 'advance', from: 'debtor_account', changes: { stage: 'done' } });
   });
 });

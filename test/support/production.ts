@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../server/config.ts';
 import { writeKekFile } from '../../server/key-encryption.ts';
+import type { StartOptions } from '../../server/main.ts';
 import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from '../../server/pki/sandbox-files.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
@@ -33,8 +34,9 @@ export async function productionEnv(dataDir: string, extra: Record<string, strin
 export async function startProductionServer(
   extra: Record<string, string> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'psd2-oauth-prod-')),
+  options: Pick<StartOptions, 'clock'> = {},
 ): Promise<{ server: TestServer; config: Config; dataDir: string }> {
   const env = await productionEnv(dataDir, extra);
-  const server = await startTestServer(env, dataDir);
+  const server = await startTestServer(env, dataDir, options);
   return { server, config: loadConfig({ ...env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), dataDir };
 }

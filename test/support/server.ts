@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { type OpenDatabase, openDatabase } from '../../db/open.ts';
 import type { Stores } from '../../db/stores.ts';
 import { loadConfig } from '../../server/config.ts';
-import { type RunningServer, startServer } from '../../server/main.ts';
+import { type RunningServer, type StartOptions, startServer } from '../../server/main.ts';
 import { sandboxPaths } from '../../server/pki/sandbox-files.ts';
 import { type RequestOptions, request } from './https.ts';
 import { freshDatabase, testCluster } from './postgres.ts';
@@ -46,11 +46,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  dataDir?: string,
+  options: Pick<StartOptions, 'clock'> = {},
+): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'psd2-oauth-test-'));
   const database = await testDatabase(env);
   const config = loadConfig({ PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', ...database, ...env });
-  const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const server = await startServer(config, {
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...options,
+  });
   const caPem = readFileSync(sandboxPaths(dir).caCert, 'utf8');
   const call =
     (method: string) =>

@@ -212,7 +212,42 @@ export const paymentRoute = createRoute({
   },
   responses: {
     200: html('The page again, when no account was chosen.'),
-    303: seeOther('The redirect URI with the authorization response, or back to the login.'),
+    303: seeOther(
+      'The redirect URI with the authorization response, the debtor-account page (production, no account fixed), or back to the login.',
+    ),
+    ...sessionErrors,
+  },
+});
+
+export const debtorAccountFormRoute = createRoute({
+  hide: true,
+  method: 'get',
+  path: '/{lang}/authorize/debtor-account',
+  tags: [TAG],
+  summary: 'Production, after the code: the choice of the account to pay from',
+  request: { params: LangParam },
+  responses: { 200: html('The debtor-account page.'), 303: seeOther('The session ended.'), ...sessionErrors },
+});
+
+export const debtorAccountRoute = createRoute({
+  hide: true,
+  method: 'post',
+  path: '/{lang}/authorize/debtor-account',
+  tags: [TAG],
+  summary: 'Production, after the code: the PSU confirms with the chosen account, or refuses',
+  description:
+    'The PSU’s accounts are listed only once both factors are verified, so the payment page does not reveal which one failed. Confirm re-reads the payment and writes the approval, the code and the payment’s authorisation in one transaction, bound to `payment_hash`.',
+  request: {
+    params: LangParam,
+    body: formBody({
+      decision: z.enum(['approve', 'refuse']).optional(),
+      account: z.string().optional().openapi({ description: 'The debtor account.' }),
+      payment_hash: z.string().optional().openapi({ description: 'The hash of the payment the page showed.' }),
+    }),
+  },
+  responses: {
+    200: html('The page again, when no held account was chosen.'),
+    303: seeOther('The redirect URI with the authorization response.'),
     ...sessionErrors,
   },
 });

@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import { PSU_CSS } from '../../pages/assets.ts';
 import {
   consentPage,
+  debtorAccountPage,
   errorPage,
   loginPage,
   otpPage,
@@ -42,6 +43,8 @@ import {
   authorizeRoute,
   cancelRoute,
   consentFormRoute,
+  debtorAccountFormRoute,
+  debtorAccountRoute,
   decisionRoute,
   localizedAuthorizeRoute,
   loginFormRoute,
@@ -106,7 +109,7 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
         if ('error' in outcome.response) c.set('errorCode', outcome.response.error);
         return respondToClient(c, deps.issuer, outcome.request, outcome.response);
       case 'goto': {
-        const path = `/${lang}/authorize/${outcome.step}`;
+        const path = `/${lang}/authorize/${outcome.step.replace('_', '-')}`;
         const retry = outcome.retry;
         if (!retry) return seeOther(c, path);
         return seeOther(
@@ -153,10 +156,39 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
         });
         return showPage(c, page, problem ? 400 : 200, sources);
       }
-      case 'payment': {
+      case 'payment':
+      case 'debtor_account': {
         const record = await deps.payments.find(session.request.paymentAuthorizationId ?? '');
         if (!record) return showError(c, lang, 'error.payment_changed', 409);
         const currency = record.payment.instructedAmount.currency;
+        const payment = {
+          action: record.action,
+          amount: record.payment.instructedAmount.amount,
+          currency,
+          creditorName: record.payment.creditorName,
+          creditorIban: record.payment.creditorAccount.iban,
+          remittanceInformation: record.payment.remittanceInformation,
+          requestedExecutionDate: record.payment.requestedExecutionDate,
+          debtorIban: record.payment.debtorAccount?.iban,
+          paymentHash: record.paymentHash,
+        };
+        const chosen = problem ? { error: 'payment.choose_account' as const, chosen: problem.chosen[0] } : {};
+        if (outcome.page === 'debtor_account') {
+          // Both factors are verified: the PSU's own accounts (the fixed one only, if the bank fixed it).
+          const fixed = payment.debtorIban;
+          const accounts = (await accountsOf(session.psuId ?? '')).filter(
+            (a) => a.currency === currency && (!fixed || a.iban === fixed),
+          );
+          const page = debtorAccountPage(lang, {
+            ...common,
+            action: `/${lang}/authorize/debtor-account`,
+            payment,
+            accounts,
+            ...chosen,
+          });
+          return showPage(c, page, problem ? 400 : 200, sources);
+        }
+        // Production lists no account before the code (see paymentPage); the sandbox lists every persona's.
         const accounts =
           journey.settings.mode === 'sandbox'
             ? (
@@ -168,24 +200,14 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
                     .map(async (p) => (await accountsOf(p.psuId)).map((a) => ({ ...a, owner: p.displayName }))),
                 )
               ).flat()
-            : await accountsOf(session.psuId ?? '');
+            : [];
         const page = paymentPage(lang, {
           ...common,
           action: `/${lang}/authorize/payment`,
           withCode: journey.settings.mode === 'production',
-          payment: {
-            action: record.action,
-            amount: record.payment.instructedAmount.amount,
-            currency,
-            creditorName: record.payment.creditorName,
-            creditorIban: record.payment.creditorAccount.iban,
-            remittanceInformation: record.payment.remittanceInformation,
-            requestedExecutionDate: record.payment.requestedExecutionDate,
-            debtorIban: record.payment.debtorAccount?.iban,
-            paymentHash: record.paymentHash,
-          },
+          payment,
           accounts: accounts.filter((a) => a.currency === currency),
-          ...(problem ? { error: 'payment.choose_account' as const, chosen: problem.chosen[0] } : {}),
+          ...chosen,
         });
         return showPage(c, page, problem ? 400 : 200, sources);
       }
@@ -344,6 +366,28 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
         csrf: form.csrf_token,
         approve: form.decision === 'approve',
         otp: form.otp ?? '',
+        account: form.account,
+        paymentHash: form.payment_hash,
+      });
+      return answer(c, lang, outcome);
+    },
+    pageValidation,
+  );
+
+  app.openapi(
+    debtorAccountFormRoute,
+    async (c) => answer(c, c.req.valid('param').lang, await journey.view(sessionSecret(c), 'debtor_account')),
+    pageValidation,
+  );
+
+  app.openapi(
+    debtorAccountRoute,
+    async (c) => {
+      const { lang } = c.req.valid('param');
+      const form = c.req.valid('form');
+      const outcome = await journey.debtorAccount(sessionSecret(c), {
+        csrf: form.csrf_token,
+        approve: form.decision === 'approve',
         account: form.account,
         paymentHash: form.payment_hash,
       });

@@ -71,7 +71,11 @@ export interface AuthorizationRequest {
 }
 
 /** A payment request goes login -> payment (TOTP on the page that shows amount and payee) -> done. */
-export type PsuSessionStage = 'login' | 'sca' | 'consent' | 'payment' | 'done';
+/**
+ * `payment`: the payment page (with the code in production); `debtor_account`: production only,
+ * after the code, the choice of the account to pay from when the bank did not fix it.
+ */
+export type PsuSessionStage = 'login' | 'sca' | 'consent' | 'payment' | 'debtor_account' | 'done';
 
 export interface PsuSession {
   /** Public, loggable id (RTS art. 29); the cookie carries a separate secret. */
