@@ -28,11 +28,15 @@ button:hover{filter:brightness(1.1)}
 :focus-visible{outline:3px solid #c75000;outline-offset:2px}
 .way-out{margin-top:1.5rem;border-top:1px solid #d0d5dd;padding-top:1rem}
 button.link{background:none;border:none;color:#0b4f8a;text-decoration:underline;padding:.5rem 0;min-height:44px}
-dl.payment{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;margin:0 0 1rem}
+dl.payment{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;align-items:baseline;margin:0 0 1rem}
 dl.payment dt{font-weight:600}
 dl.payment dd{margin:0}
 dd.amount{font-size:1.3rem;font-weight:700}
+fieldset.debtor .choice input{flex:none}
+fieldset.debtor .choice label{line-height:1.4}
+.owner{font-weight:600}
 a.button{display:inline-block;padding:.7rem 1.2rem;border:2px solid #0b4f8a;border-radius:.375rem;color:#0b4f8a}
 .small{font-size:.9rem;color:#404040}
 @media (max-width:40rem){main{margin:0;border-radius:0;box-shadow:none}.actions button{flex:1 1 100%}}
+@media (max-width:40rem){dl.payment{grid-template-columns:1fr;gap:0}dl.payment dd{margin-bottom:.6rem}fieldset.debtor{padding:.5rem}fieldset.debtor .iban{font-size:.85rem}}
 `;

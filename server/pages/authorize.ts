@@ -114,6 +114,13 @@ export function formatAmount(lang: Lang, amount: string, currency: string): stri
   );
 }
 
+/** A requested execution date (`YYYY-MM-DD`, a calendar day: no time zone moves it) in words. */
+export function formatDate(lang: Lang, date: string): string {
+  return new Intl.DateTimeFormat(lang === 'fr' ? 'fr-FR' : 'en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(
+    new Date(`${date}T00:00:00Z`),
+  );
+}
+
 /** An IBAN in groups of four, as printed on a statement. */
 export function groupIban(iban: string): string {
   return iban.replace(/(.{4})(?=.)/g, '$1 ');
@@ -128,27 +135,26 @@ function paymentRows(lang: Lang, p: PaymentView): { amount: string; rows: Html; 
 ${row('payment.creditor', p.creditorName)}
 ${row('payment.creditor_iban', groupIban(p.creditorIban), 'iban')}
 ${row('payment.remittance', p.remittanceInformation)}
-${row('payment.date', p.requestedExecutionDate)}`;
+${row('payment.date', p.requestedExecutionDate && formatDate(lang, p.requestedExecutionDate))}`;
   return { amount, rows, row };
 }
 type PaymentRow = (label: MessageKey, value: string | undefined, cls?: string) => Html | string;
 
-/** Radio buttons for the account to pay from, or why there is none. */
+/** Radio buttons for the account to pay from (below the payment, full width), or why there is none. */
 function debtorChoice(
   lang: Lang,
   p: PaymentView,
   accounts: (PsuAccount & { owner?: string })[],
   chosen: string | undefined,
 ): Html {
-  return html`<dt>${t(lang, 'payment.debtor')}</dt><dd>${
-    accounts.length === 0
-      ? t(lang, 'payment.no_account', { currency: p.currency })
-      : html`<fieldset><legend>${t(lang, 'payment.choose_account')}</legend>${accounts.map((a, i) => {
-          const id = `debtor-${a.accountId}`;
-          const checked = chosen ? chosen === a.accountId : i === 0;
-          return html`<div class="choice"><input type="radio" name="account" id="${id}" value="${a.accountId}"${checked ? ' checked' : ''}><label for="${id}">${a.owner ? `${a.owner} · ` : ''}${a.name} <span class="iban">${groupIban(a.iban)}</span></label></div>`;
-        })}</fieldset>`
-  }</dd>`;
+  if (accounts.length === 0)
+    return html`<p class="notice">${t(lang, 'payment.no_account', { currency: p.currency })}</p>`;
+  const legend = t(lang, p.action === 'cancel' ? 'payment.choose_account_cancel' : 'payment.choose_account');
+  return html`<fieldset class="debtor"><legend>${legend}</legend>${accounts.map((a, i) => {
+    const id = `debtor-${a.accountId}`;
+    const checked = chosen ? chosen === a.accountId : i === 0;
+    return html`<div class="choice"><input type="radio" name="account" id="${id}" value="${a.accountId}"${checked ? ' checked' : ''}><label for="${id}">${a.owner ? html`<span class="owner">${a.owner}</span> · ` : ''}${a.name}<br><span class="iban">${groupIban(a.iban)}</span></label></div>`;
+  })}</fieldset>`;
 }
 
 function paymentIntro(lang: Lang, p: PaymentView, client: string, amount: string): Html {
@@ -194,11 +200,13 @@ export function paymentPage(
     ? row('payment.debtor', groupIban(p.debtorIban), 'iban')
     : view.withCode
       ? row('payment.debtor', t(lang, 'payment.account_after_code'))
-      : debtorChoice(lang, p, view.accounts, view.chosen);
+      : '';
+  const choice = p.debtorIban || view.withCode ? '' : debtorChoice(lang, p, view.accounts, view.chosen);
   return layout(
     lang,
     paymentTitle(lang, p),
     html`${tppHeader(lang, view.tpp)}
+${view.withCode ? '' : html`<p class="notice">${t(lang, 'sandbox.payment_notice')}</p>`}
 ${alert(view.error && t(lang, view.error))}
 ${paymentIntro(lang, p, view.tpp.name, amount)}
 <form method="post" action="${view.action}">
@@ -208,9 +216,10 @@ ${paymentIntro(lang, p, view.tpp.name, amount)}
 ${rows}
 ${debtor}
 </dl>
+${choice}
 ${
   view.withCode
-    ? html`<p>${t(lang, 'payment.code_help')}</p>
+    ? html`<p>${t(lang, p.action === 'cancel' ? 'payment.code_help_cancel' : 'payment.code_help')}</p>
 <label class="field" for="otp">${t(lang, 'otp.code')}</label>
 <input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9 ]{6,7}" autocomplete="one-time-code" autofocus>`
     : ''
@@ -234,7 +243,7 @@ export function debtorAccountPage(
   },
 ): Html {
   const p = view.payment;
-  const { amount, rows } = paymentRows(lang, p);
+  const { amount, rows, row } = paymentRows(lang, p);
   return layout(
     lang,
     paymentTitle(lang, p),
@@ -246,8 +255,9 @@ ${paymentIntro(lang, p, view.tpp.name, amount)}
 <input type="hidden" name="payment_hash" value="${p.paymentHash}">
 <dl class="payment">
 ${rows}
-${debtorChoice(lang, p, view.accounts, view.chosen)}
+${p.debtorIban ? row('payment.debtor', groupIban(p.debtorIban), 'iban') : ''}
 </dl>
+${debtorChoice(lang, p, view.accounts, view.chosen)}
 <p>${t(lang, 'payment.account_help')}</p>
 ${paymentButtons(lang, view.accounts.length > 0)}
 </form>

@@ -56,9 +56,13 @@ const en = {
   'payment.debtor': 'From your account',
   'payment.no_account': 'You hold no account in {currency} that can make this payment.',
   'payment.choose_account': 'Choose the account to pay from.',
+  'payment.choose_account_cancel': 'Choose the account the payment was to be made from.',
   'payment.account_after_code': 'You choose it after entering your code.',
   'payment.account_help': 'Your code is accepted. Choose the account, then confirm.',
+  'sandbox.payment_notice':
+    'Sandbox: no real customer signs in here and no money moves. Choose a test customer’s account, then confirm or refuse.',
   'payment.code_help': 'Enter the code of your authenticator app to confirm exactly this payment.',
+  'payment.code_help_cancel': 'Enter the code of your authenticator app to confirm exactly this cancellation.',
   'payment.confirm': 'Confirm',
   'payment.refuse': 'Refuse',
   'error.payment_changed': 'This payment was withdrawn, has expired or was changed: nothing was authorised.',
@@ -120,10 +124,15 @@ const fr: Record<MessageKey, string> = {
   'payment.debtor': 'Depuis votre compte',
   'payment.no_account': 'Vous n’avez aucun compte en {currency} qui puisse effectuer ce paiement.',
   'payment.choose_account': 'Choisissez le compte à débiter.',
+  'payment.choose_account_cancel': 'Choisissez le compte qui devait être débité.',
   'payment.account_after_code': 'Vous le choisirez après avoir saisi votre code.',
   'payment.account_help': 'Votre code est accepté. Choisissez le compte, puis confirmez.',
+  'sandbox.payment_notice':
+    'Bac à sable : aucun vrai client ne se connecte ici et aucun fonds ne bouge. Choisissez le compte d’un client de test, puis confirmez ou refusez.',
   'payment.code_help':
     'Saisissez le code de votre application d’authentification pour confirmer exactement ce paiement.',
+  'payment.code_help_cancel':
+    'Saisissez le code de votre application d’authentification pour confirmer exactement cette annulation.',
   'payment.confirm': 'Confirmer',
   'payment.refuse': 'Refuser',
   'error.payment_changed': 'Ce paiement a été retiré, a expiré ou a été modifié : rien n’a été autorisé.',
