@@ -82,8 +82,8 @@ describe('PSU journey steps (pure)', () => {
     }
   });
 
-  test('cancel: from login, sca and consent, access_denied to the client; never after the end', () => {
-    for (const stage of ['login', 'sca', 'consent'] as const) {
+  test('cancel: from login, sca, consent and the payment steps, access_denied to the client; never after the end', () => {
+    for (const stage of ['login', 'sca', 'consent', 'payment', 'debtor_account'] as const) {
       const session = { ...steps.start(request, production, T0), stage };
       const t = steps.cancel(session);
       assert.deepEqual(t.write, { kind: 'advance', from: stage, changes: { stage: 'done' } });

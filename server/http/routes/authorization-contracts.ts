@@ -259,7 +259,7 @@ export const cancelRoute = createRoute({
   tags: [TAG],
   summary: 'The PSU gives up: cancel and return to the TPP',
   description:
-    'Available on the login, one-time code and consent pages: ends the session and sends the browser to the redirect URI with `error=access_denied`, `state` and `iss`, so the TPP is never left waiting.',
+    'Available on the login, one-time code, consent, payment and debtor-account pages: ends the session and sends the browser to the redirect URI with `error=access_denied`, `state` and `iss`, so the TPP is never left waiting.',
   request: { params: LangParam, body: formBody({}) },
   responses: { 303: seeOther('The redirect URI with `error=access_denied`.'), ...sessionErrors },
 });
