@@ -96,3 +96,9 @@ export function paymentRow(record: PaymentAuthorizationRecord): PaymentRow {
     updatedAt: record.updatedAt,
   };
 }
+
+/**
+ * The payment statuses the permission dashboard's history shows (authorised by the PSU), and the
+ * purge keeps for two years: the others never carried the PSU's approval.
+ */
+export const HISTORY_PAYMENT_STATUSES: PaymentAuthorizationStatus[] = ['authorised', 'consumed'];

@@ -134,6 +134,25 @@ export const psuSessions = sqliteTable('psu_sessions', {
   createdAt: integer('created_at').notNull(),
 });
 
+/**
+ * A PSU's session on the permission dashboard (`/{lang}/permissions`): the same login and SCA as
+ * the consent pages, but no authorization request behind it. The cookie carries a separate secret.
+ */
+export const permissionSessions = sqliteTable('permission_sessions', {
+  /** SHA-256 of the session cookie value. */
+  sessionDigest: text('session_digest').primaryKey(),
+  /** Public, loggable identifier of the session (RTS art. 29). */
+  sessionId: text('session_id').notNull().unique(),
+  psuId: text('psu_id'),
+  /** 'login' | 'sca' | 'dashboard' | 'done' */
+  stage: text('stage').notNull(),
+  csrfToken: text('csrf_token').notNull(),
+  authenticatedAt: integer('authenticated_at'),
+  lastSeenAt: integer('last_seen_at').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
 /** Durable log of authentication and consent events (RTS art. 29), keyed by session. */
 export const authenticationEvents = sqliteTable(
   'authentication_events',
@@ -196,7 +215,11 @@ export const paymentAuthorizations = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('payment_authorizations_resource').on(t.clientId, t.paymentRequestResourceId, t.action)],
+  (t) => [
+    uniqueIndex('payment_authorizations_resource').on(t.clientId, t.paymentRequestResourceId, t.action),
+    // The permission dashboard lists a PSU's payments.
+    index('payment_authorizations_psu').on(t.psuId),
+  ],
 );
 
 /** Time of the PSU's last strong authentication per TPP (RTS art. 10a: 180 days without SCA). */

@@ -11,6 +11,7 @@ import type {
 } from '../server/protocol/keys/ports.ts';
 import type { CheckResult, HealthProbe, StorageObserver } from '../server/protocol/operations/ports.ts';
 import type { PaymentAuthorizationStore } from '../server/protocol/payments/ports.ts';
+import type { PermissionStores } from '../server/protocol/permissions/ports.ts';
 import type { AuthorizationStores } from '../server/protocol/psu/ports.ts';
 import type {
   AuditEvent,
@@ -29,6 +30,7 @@ import { type Secrets, secretsWith, signingKeyRecordId, sqliteSecretStore } from
 import { type Db, nativeBindingOf, pendingMigrations } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
 import { createPaymentAuthorizationStore } from './stores-payments.ts';
+import { createPermissionStores } from './stores-permissions.ts';
 import { createTokenStores, type TokenStores } from './stores-tokens.ts';
 
 export interface Stores extends TokenStores {
@@ -42,6 +44,8 @@ export interface Stores extends TokenStores {
   authorization: AuthorizationStores;
   /** Payment authorisations registered by the bank's resource servers. */
   payments: PaymentAuthorizationStore;
+  /** The permission dashboard: its sessions, the last SCA per TPP, the PSU's payments, its purge. */
+  permissions: PermissionStores;
 }
 
 export interface StoreOptions {
@@ -67,6 +71,7 @@ export function createSqliteStores(db: Db, observer?: StorageObserver, options: 
     ...createTokenStores(db, caches, commit),
     authorization: createAuthorizationStores(db, commit, secrets),
     payments: createPaymentAuthorizationStore(db, commit),
+    permissions: createPermissionStores(db, commit),
     health: sqliteHealth(db, commit),
   };
 }

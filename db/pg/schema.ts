@@ -135,6 +135,25 @@ export const psuSessions = pgTable('psu_sessions', {
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
 });
 
+/**
+ * A PSU's session on the permission dashboard (`/{lang}/permissions`): the same login and SCA as
+ * the consent pages, but no authorization request behind it. The cookie carries a separate secret.
+ */
+export const permissionSessions = pgTable('permission_sessions', {
+  /** SHA-256 of the session cookie value. */
+  sessionDigest: text('session_digest').primaryKey(),
+  /** Public, loggable identifier of the session (RTS art. 29). */
+  sessionId: text('session_id').notNull().unique(),
+  psuId: text('psu_id'),
+  /** 'login' | 'sca' | 'dashboard' | 'done' */
+  stage: text('stage').notNull(),
+  csrfToken: text('csrf_token').notNull(),
+  authenticatedAt: bigint('authenticated_at', { mode: 'number' }),
+  lastSeenAt: bigint('last_seen_at', { mode: 'number' }).notNull(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+});
+
 /** Durable log of authentication and consent events (RTS art. 29), keyed by session. */
 export const authenticationEvents = pgTable(
   'authentication_events',
@@ -275,5 +294,9 @@ export const paymentAuthorizations = pgTable(
     expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
   },
-  (t) => [uniqueIndex('payment_authorizations_resource').on(t.clientId, t.paymentRequestResourceId, t.action)],
+  (t) => [
+    uniqueIndex('payment_authorizations_resource').on(t.clientId, t.paymentRequestResourceId, t.action),
+    // The permission dashboard lists a PSU's payments.
+    index('payment_authorizations_psu').on(t.psuId),
+  ],
 );

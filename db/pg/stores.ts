@@ -54,6 +54,7 @@ import { type Secrets, secretsWith, signingKeyRecordId, totpRecordId } from '../
 import type { Stores } from '../stores.ts';
 import * as schema from './schema.ts';
 import { postgresPaymentAuthorizationStore } from './stores-payments.ts';
+import { postgresPermissionStores } from './stores-permissions.ts';
 
 const {
   accounts,
@@ -102,6 +103,7 @@ export function createPostgresStores(
     resourceServers: resourceServerStore(db, caches),
     purge: purgeStore(db),
     payments: postgresPaymentAuthorizationStore(db),
+    permissions: postgresPermissionStores(db),
     authorization: {
       psus: psuStore,
       accounts: { accountsOf: (psuId) => psuStore.listAccounts(psuId) },

@@ -767,6 +767,154 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
       });
     });
 
+    describe('PermissionStores (the permission dashboard)', () => {
+      const DAY = 86_400_000;
+      const paymentOf = (
+        psuId: string | null,
+        status: PaymentAuthorizationRecord['status'],
+        updatedAt: number,
+      ): PaymentAuthorizationRecord => ({
+        authorizationId: id('pa'),
+        resourceServerId: 'rs-1',
+        clientId: 'client-pisp',
+        action: 'initiate',
+        paymentRequestResourceId: id('pmt'),
+        payment: {
+          instructedAmount: { amount: '12.50', currency: 'EUR' },
+          creditorName: 'Merchant',
+          creditorAccount: { iban: 'FR7630006000011234567890189' },
+        } as PaymentAuthorizationRecord['payment'],
+        paymentHash: 'hash',
+        status,
+        debtorAccount: psuId ? { iban: 'FR7630006000011234567890189' } : null,
+        psuId,
+        scaAt: psuId ? updatedAt : null,
+        createdAt: updatedAt - 60_000,
+        expiresAt: updatedAt + 600_000,
+        updatedAt,
+      });
+
+      test('sessions: create, find on the other instance, advance only from the expected stage (one of eight wins)', async () => {
+        const digest = id('dash');
+        const session = {
+          sessionId: id('sid'),
+          psuId: null,
+          stage: 'login' as const,
+          csrfToken: 'csrf',
+          authenticatedAt: null,
+          lastSeenAt: NOW,
+          expiresAt: NOW + 300_000,
+          createdAt: NOW,
+        };
+        await a.permissions.sessions.create(digest, session);
+        assert.deepEqual(await b.permissions.sessions.find(digest), session);
+        assert.equal(await b.permissions.sessions.find('unknown'), undefined);
+        assert.equal(await a.permissions.sessions.advance(digest, 'sca', { stage: 'dashboard' }), false);
+        const results = await Promise.all(
+          Array.from({ length: RACERS }, (_, i) =>
+            (i % 2 ? a : b).permissions.sessions.advance(digest, 'login', {
+              stage: 'sca',
+              psuId: `psu-${i}`,
+              lastSeenAt: NOW + 1,
+            }),
+          ),
+        );
+        assert.equal(count(results, true), 1);
+        const moved = await a.permissions.sessions.find(digest);
+        assert.equal(moved?.stage, 'sca');
+        assert.match(moved?.psuId ?? '', /^psu-\d$/);
+        assert.equal(moved?.lastSeenAt, NOW + 1);
+      });
+
+      test('lastScaTimes: the last SCA per TPP; paymentsOf: authorised and consumed since, newest first', async () => {
+        const psuId = id('psu');
+        const first = consentAndCode('client-x', psuId);
+        assert.equal(await approve(a, first.consent, first.code, { at: NOW - 1000 }), true);
+        const second = consentAndCode('client-x', psuId);
+        assert.equal(await approve(b, second.consent, second.code, { at: NOW - 10 }), true);
+        const other = consentAndCode('client-y', psuId);
+        assert.equal(await approve(a, other.consent, other.code, { at: NOW - 500 }), true);
+        assert.deepEqual([...(await b.permissions.lastScaTimes(psuId))].sort(), [
+          ['client-x', NOW - 10],
+          ['client-y', NOW - 500],
+        ]);
+        assert.deepEqual([...(await a.permissions.lastScaTimes('nobody'))], []);
+
+        const old = paymentOf(psuId, 'consumed', NOW - 10 * DAY);
+        const consumed = paymentOf(psuId, 'consumed', NOW - DAY);
+        const authorised = paymentOf(psuId, 'authorised', NOW);
+        for (const p of [
+          old,
+          consumed,
+          authorised,
+          paymentOf(psuId, 'rejected', NOW),
+          paymentOf(null, 'authorised', NOW),
+        ]) {
+          await a.payments.register(p);
+        }
+        assert.deepEqual(
+          (await b.permissions.paymentsOf(psuId, NOW - 5 * DAY)).map((p) => p.authorizationId),
+          [authorised.authorizationId, consumed.authorizationId],
+        );
+        assert.deepEqual(await b.permissions.paymentsOf(psuId, 0).then((l) => l[2]), old);
+      });
+
+      test('the purge keeps two years of history: younger withdrawn or expired consents and payments stay', async () => {
+        const LATER = NOW + 3 * 365 * DAY;
+        const TWO_YEARS = 2 * 365 * DAY;
+        const psuId = id('psu');
+        const consentAt = async (createdAt: number, expiresAt: number, revokedAt?: number) => {
+          const { consent, code } = consentAndCode('client-h', psuId);
+          consent.createdAt = createdAt;
+          consent.expiresAt = expiresAt;
+          assert.equal(await approve(a, consent, code), true);
+          if (revokedAt !== undefined)
+            assert.equal(await b.authorization.consents.revoke(consent.consentId, revokedAt, 'psu'), true);
+          return consent.consentId;
+        };
+        const withdrawnRecently = await consentAt(LATER - 400 * DAY, LATER + DAY, LATER - TWO_YEARS + DAY);
+        const withdrawnLongAgo = await consentAt(LATER - 800 * DAY, LATER + DAY, LATER - TWO_YEARS - DAY);
+        const expiredRecently = await consentAt(LATER - 900 * DAY, LATER - TWO_YEARS + DAY);
+        const expiredLongAgo = await consentAt(LATER - 900 * DAY, LATER - TWO_YEARS - DAY);
+        const active = await consentAt(LATER - 10 * DAY, LATER + 170 * DAY);
+        const youngPayment = paymentOf(psuId, 'consumed', LATER - TWO_YEARS + DAY);
+        const oldPayment = paymentOf(psuId, 'authorised', LATER - TWO_YEARS - DAY);
+        await a.payments.register(youngPayment);
+        await a.payments.register(oldPayment);
+        const sessionOf = (expiresAt: number) => ({
+          sessionId: id('sid'),
+          psuId,
+          stage: 'dashboard' as const,
+          csrfToken: 'x',
+          authenticatedAt: LATER - 400_000,
+          lastSeenAt: expiresAt - 300_000,
+          expiresAt,
+          createdAt: LATER - 400_000,
+        });
+        const [ended, live] = [id('dash'), id('dash')];
+        await a.permissions.sessions.create(ended, sessionOf(LATER - 1));
+        await a.permissions.sessions.create(live, sessionOf(LATER + 60_000));
+
+        const counts = await b.permissions.purge(LATER, TWO_YEARS);
+        assert.ok(counts.consents >= 2 && counts.paymentAuthorizations >= 1 && counts.permissionSessions >= 1);
+        const kept = (await a.authorization.consents.list({ psuId })).map((c) => c.consentId);
+        assert.deepEqual(kept.sort(), [withdrawnRecently, expiredRecently, active].sort());
+        for (const gone of [withdrawnLongAgo, expiredLongAgo]) assert.ok(!kept.includes(gone), 'older than two years');
+        assert.deepEqual(
+          (await a.permissions.paymentsOf(psuId, 0)).map((p) => p.authorizationId),
+          [youngPayment.authorizationId],
+        );
+        assert.equal(await b.payments.find(oldPayment.authorizationId), undefined);
+        assert.equal(await b.permissions.sessions.find(ended), undefined);
+        assert.ok(await b.permissions.sessions.find(live));
+        assert.deepEqual(await a.permissions.purge(LATER, TWO_YEARS), {
+          permissionSessions: 0,
+          consents: 0,
+          paymentAuthorizations: 0,
+        });
+      });
+    });
+
     describe('PurgeStore', () => {
       test('deletes what can no longer be used, and only that', async () => {
         const FUTURE = NOW + 10 * 365 * 86_400_000;
