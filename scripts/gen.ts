@@ -45,6 +45,7 @@ export function buildOpenApiDocument() {
       resourceServers: undefined as never,
       authorization: undefined as never,
       payments: undefined as never,
+      permissions: undefined as never,
     },
     trustAnchorsPem: '',
     verifier: { verify: async () => undefined as never, stats: { pathValidations: 0, cacheHits: 0, cached: 0 } },

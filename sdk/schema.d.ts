@@ -125,6 +125,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/psus/{psu_id}/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A PSU’s permissions and their history (permission dashboard)
+         * @description What the PSU’s permission dashboard shows, for the bank’s own online banking: the active permissions per TPP, the withdrawn and expired ones and the authorised payments of the last two years.
+         */
+        get: operations["getPsuPermissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/psus/{psu_id}/permissions/{consent_id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a permission for the PSU
+         * @description The PSU withdraws it in the bank’s app: the consent and its grants are revoked at once (the TPP’s refresh token answers invalid_grant, its access tokens introspect inactive) and the withdrawal is written to the authentication log.
+         */
+        post: operations["withdrawPsuPermission"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/authorize": {
         parameters: {
             query?: never;
@@ -673,6 +713,70 @@ export interface components {
             request_uri?: string;
             /** @description Scope pisp only (RFC 9396): `[{"type":"payment_initiation","identifier":"<authorization_id>"}]`, as the consentApproval href carries it; `actions` may be given, no other field. */
             authorization_details?: string;
+        };
+        PsuPermissions: {
+            psu_id: string;
+            /** @description The active permissions, newest first. */
+            permissions: components["schemas"]["Permission"][];
+            history: {
+                /** @description Withdrawn and expired permissions of the last two years, the latest ended first. */
+                permissions: components["schemas"]["Permission"][];
+                /** @description Payments the PSU authorised in the last two years, newest first; read-only (PSD2 art. 80). */
+                payments: components["schemas"]["AuthorisedPayment"][];
+            };
+        };
+        Permission: {
+            consent_id: string;
+            tpp: components["schemas"]["PermissionTpp"];
+            /**
+             * @description `aisp` (90 days of transactions), `aisp extended_transaction_history` (older ones too) or `cbpii` (funds confirmation).
+             * @enum {string}
+             */
+            service: "account_information" | "account_information_extended_history" | "funds_confirmation";
+            accounts: {
+                account_id: string;
+                /** @description Null for an account the bank no longer holds. */
+                iban: string | null;
+            }[];
+            /** @description When the PSU granted it (ISO 8601, UTC). */
+            granted_at: string;
+            /** @description When a new strong customer authentication is due (RTS art. 10a): 180 days after the PSU’s last SCA with this TPP (ISO 8601, UTC). */
+            sca_renewal_at: string;
+            /** @description When it ends by itself (ISO 8601, UTC). */
+            expires_at: string;
+            /** @enum {string} */
+            status: "active" | "withdrawn" | "expired";
+            /** @description When it was withdrawn (ISO 8601), else null. */
+            withdrawn_at: string | null;
+            /** @enum {string|null} */
+            withdrawn_by: "psu" | "tpp" | "bank" | null;
+        };
+        PermissionTpp: {
+            client_id: string;
+            /** @description The registered `client_name` (self-declared), else the client_id. */
+            client_name: string;
+            /**
+             * @description The organizationIdentifier of the TPP’s QWAC, verified at registration (e.g. PSDFR-ACPR-12345).
+             * @example PSDFR-ACPR-12345
+             */
+            organization_identifier: string | null;
+        };
+        AuthorisedPayment: {
+            authorization_id: string;
+            tpp: components["schemas"]["PermissionTpp"];
+            /** @enum {string} */
+            action: "initiate" | "cancel";
+            /** @example 123.50 */
+            amount: string;
+            /** @example EUR */
+            currency: string;
+            creditor_name: string;
+            creditor_iban: string;
+            debtor_iban: string | null;
+            /** @description When the PSU authorised it (ISO 8601, UTC). */
+            authorised_at: string;
+            /** @enum {string} */
+            status: "authorised" | "consumed";
         };
         PaymentAuthorization: {
             authorization_id: string;
@@ -1788,6 +1892,204 @@ export interface operations {
                      * @example {
                      *       "error": "invalid_request",
                      *       "error_description": "the request body exceeds 32768 bytes"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    getPsuPermissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                psu_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The permissions. */
+            200: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PsuPermissions"];
+                };
+            };
+            /** @description invalid_client: missing or wrong back-office credentials (or none configured); with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="back-office authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "back-office authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description not_found: no PSU with this id (none known here, and none who ever granted a permission) */
+            404: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "not_found",
+                     *       "error_description": "no PSU with this id"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    withdrawPsuPermission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                psu_id: string;
+                consent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdrawn. */
+            204: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description invalid_client: missing or wrong back-office credentials (or none configured); with WWW-Authenticate: Basic */
+            401: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    /**
+                     * @description The scheme to authenticate with and the error (RFC 6750 §3, RFC 9110 §11.6.1).
+                     * @example Basic realm="psd2-oauth", error="invalid_client", error_description="back-office authentication failed"
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "back-office authentication failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description not_found: no such permission for this PSU (another PSU’s, a payment’s, or unknown) */
+            404: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "not_found",
+                     *       "error_description": "no permission with this id for this PSU"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description conflict: the permission was already withdrawn or has expired */
+            409: {
+                headers: {
+                    /**
+                     * @description Whether and how long the answer may be cached: `no-store` for tokens, credentials and errors (RFC 6749 §5.1).
+                     * @example no-store
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description `no-cache`, for HTTP/1.0 caches.
+                     * @example no-cache
+                     */
+                    Pragma?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "conflict",
+                     *       "error_description": "this permission was already withdrawn or has expired"
                      *     }
                      */
                     "application/json": components["schemas"]["OAuthError"];

@@ -17,6 +17,8 @@ import { createReadiness, mountHealth } from './http/routes/health.ts';
 import { mountIntrospection } from './http/routes/introspection.ts';
 import { mountPar } from './http/routes/par.ts';
 import { mountPaymentAuthorizations } from './http/routes/payment-authorizations.ts';
+import { mountPermissionsApi } from './http/routes/permissions-api.ts';
+import { mountPermissionPages } from './http/routes/permissions-pages.ts';
 import { mountRegistration } from './http/routes/registration.ts';
 import { mountToken } from './http/routes/token.ts';
 import { listenerGate } from './http/surfaces.ts';
@@ -28,6 +30,9 @@ import { OAuthError } from './protocol/errors.ts';
 import type { EndpointPaths } from './protocol/metadata.ts';
 import type { HealthProbe } from './protocol/operations/ports.ts';
 import type { PaymentAuthorizationStore } from './protocol/payments/ports.ts';
+import { createPermissionDashboard } from './protocol/permissions/dashboard.ts';
+import type { PermissionStores } from './protocol/permissions/ports.ts';
+import type { BackOfficeCredentials, PermissionDeps } from './protocol/permissions.ts';
 import type { AuthenticationEventLog, AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
@@ -67,7 +72,11 @@ export interface AppDeps {
     resourceServers: ResourceServerStore;
     authorization: AuthorizationStores;
     payments: PaymentAuthorizationStore;
+    /** The permission dashboard's sessions and records. */
+    permissions: PermissionStores;
   };
+  /** The bank's back office on the permission API (BACK_OFFICE_*); absent: the API refuses every call. */
+  backOffice?: BackOfficeCredentials;
   /** The PSU side: settings, and the bank's own PSU authentication and account lookup if it has them. */
   authorization?: AuthorizationSettings;
   /** Access tokens and refresh tokens; defaults: 300 s, `${issuer}/psd2`, no rotation. */
@@ -208,6 +217,11 @@ export function openApiConfig(issuer: string) {
         description:
           'The back channel of the bank’s resource servers (HTTP Basic): payments and cancellations the PSU authorises through the OAuth redirect (STET REDIRECT approach, RFC 9396 authorization_details).',
       },
+      {
+        name: 'Permissions',
+        description:
+          'The permission dashboard for the bank’s own online banking (HTTP Basic, the back office’s own credentials): a PSU’s permissions per TPP, their history, and the withdrawal. The PSU sees the same at /{lang}/permissions.',
+      },
       { name: 'Discovery', description: 'Metadata and keys' },
       { name: 'Operations', description: 'Health' },
     ],
@@ -247,6 +261,12 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     expiresInSeconds: settings.parExpiresInSeconds ?? 60,
   });
   const clock = deps.clock ?? Date.now;
+  // One authenticator for the consent pages and the dashboard: one lockout count per PSU.
+  const journeyAuthenticator =
+    settings.authenticator ??
+    createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 });
+  // One log for both: the PSU's pseudonym in the log lines is keyed once.
+  const events = observedEvents(stores.events, deps);
   const journey = createPsuJourney({
     settings: {
       mode: deps.mode,
@@ -257,13 +277,32 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     clock,
     sessions: stores.sessions,
     consents: stores.consents,
-    events: observedEvents(stores.events, deps),
-    authenticator:
-      settings.authenticator ??
-      createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 }),
+    events,
+    authenticator: journeyAuthenticator,
     accounts: settings.accounts ?? stores.accounts,
     psus: stores.psus,
     payments: deps.stores.payments,
+  });
+  const permissionDeps: PermissionDeps = {
+    consents: stores.consents,
+    clients: deps.stores.clients,
+    accounts: settings.accounts ?? stores.accounts,
+    psus: stores.psus,
+    records: deps.stores.permissions,
+    events,
+  };
+  mountPermissionsApi(app, { ...permissionDeps, backOffice: deps.backOffice, clock });
+  mountPermissionPages(app, {
+    dashboard: createPermissionDashboard({
+      ...permissionDeps,
+      settings: { mode: deps.mode, sessionInactivitySeconds: settings.sessionInactivitySeconds ?? 300 },
+      clock,
+      sessions: deps.stores.permissions?.sessions,
+      authenticator: journeyAuthenticator,
+      psus: stores.psus,
+    }),
+    psus: stores.psus,
+    timeZone: settings.timeZone ?? 'Europe/Paris',
   });
   mountAuthorization(app, {
     issuer: deps.issuer,

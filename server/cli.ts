@@ -22,7 +22,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./cli/inspect-cert.ts')).inspectCertCommand,
   },
   psu: {
-    summary: 'PSUs: add, list, show, disable, enable, reset-totp, remove',
+    summary: 'PSUs: add, list, show, disable, enable, reset-totp, remove, permissions',
     load: async () => (await import('./cli/psu.ts')).psuCommand,
   },
   account: {
@@ -32,6 +32,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   consent: {
     summary: 'the consents PSUs gave: list, revoke',
     load: async () => (await import('./cli/consent.ts')).consentCommand,
+  },
+  'back-office': {
+    summary: 'credentials of the bank’s back office for the permission API',
+    load: async () => (await import('./cli/back-office.ts')).backOfficeCommand,
   },
   'resource-server': {
     summary: 'credentials for resource servers to call /introspect: add, list, disable',

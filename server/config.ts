@@ -264,6 +264,22 @@ export const settings = z.object({
     .describe(
       'Seconds a payment registered by the bank’s resource server waits for the PSU’s approval; after that it is `expired`.',
     ),
+  BACK_OFFICE_CLIENT_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._~-]{1,64}$/, 'letters, digits and . _ ~ - (1 to 64)')
+    .optional()
+    .describe(
+      'User name of the bank’s back office on the permission API (`/psus/{psu_id}/permissions`, HTTP Basic). `npx psd2-oauth back-office credentials` makes it with `BACK_OFFICE_SECRET_SHA256`. Unset: the API refuses every call (401).',
+    ),
+  BACK_OFFICE_SECRET_SHA256: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'base64url SHA-256 digest (43 characters)')
+    .optional()
+    .describe(
+      'base64url SHA-256 of the back office’s secret (a 256-bit random secret, never stored in clear): from `npx psd2-oauth back-office credentials`. Set with `BACK_OFFICE_CLIENT_ID`.',
+    ),
 });
 
 export type Settings = z.infer<typeof settings>;
@@ -342,6 +358,8 @@ export interface Config {
   parExpiresIn: number;
   /** Seconds. */
   paymentAuthorizationTtl: number;
+  /** The bank's back office on the permission API: its user name and the digest of its secret. */
+  backOffice: { clientId: string; secretDigest: string } | undefined;
 }
 
 export type DatabaseSetting =
@@ -465,6 +483,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     authorizationCodeTtl: s.AUTHORIZATION_CODE_TTL,
     parExpiresIn: s.PAR_EXPIRES_IN,
     paymentAuthorizationTtl: s.PAYMENT_AUTHORIZATION_TTL,
+    backOffice:
+      s.BACK_OFFICE_CLIENT_ID && s.BACK_OFFICE_SECRET_SHA256
+        ? { clientId: s.BACK_OFFICE_CLIENT_ID, secretDigest: s.BACK_OFFICE_SECRET_SHA256 }
+        : undefined,
   };
   checkConsistency(config, env);
   return config;
@@ -497,6 +519,9 @@ function checkConsistency(config: Config, env: Record<string, string | undefined
   if (unknown.length > 0) problems.push(`TLS_CIPHERS: unknown cipher suites ${unknown.join(', ')}`);
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     problems.push('TLS_CERT and TLS_KEY go together: set both or neither');
+  }
+  if (Boolean(env.BACK_OFFICE_CLIENT_ID) !== Boolean(env.BACK_OFFICE_SECRET_SHA256)) {
+    problems.push('BACK_OFFICE_CLIENT_ID and BACK_OFFICE_SECRET_SHA256 go together: set both or neither');
   }
   if (config.keyEncryptionKey && config.keyEncryptionKeyFile) {
     problems.push('KEY_ENCRYPTION_KEY and KEY_ENCRYPTION_KEY_FILE exclude each other: set one');

@@ -169,6 +169,7 @@ async function start(
     keys,
     stores,
     clock: options.clock,
+    backOffice: config.backOffice,
     trustAnchorsPem,
     intermediatesPem,
     connectionReverifyMs: config.revocationCacheMax * 1000,
@@ -205,6 +206,7 @@ async function start(
   }
   const purge = schedulePurge({
     store: stores.purge,
+    history: stores.permissions,
     intervalMs: config.purgeInterval * 1000,
     retentionMs: config.purgeRetention * 1000,
     onResult: (counts) => logger.info({ purged: counts }, 'purge'),

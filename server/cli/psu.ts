@@ -1,7 +1,11 @@
 // `psd2-oauth psu add|list|show|disable|enable|reset-totp|remove`: the PSUs of the default
 // authenticator, in the server's database. A bank with its own identity provider does not need them.
+// `psu permissions PSU_ID`: the PSU's permission dashboard, as the back-office API answers it.
 import type { Stores } from '../../db/stores.ts';
 import type { StorageConfig } from '../config.ts';
+import { permissionsBody } from '../http/routes/permissions-api.ts';
+import { OAuthError } from '../protocol/errors.ts';
+import { permissionsOf } from '../protocol/permissions.ts';
 import type { PsuRecord } from '../protocol/psu/ports.ts';
 import { hashPassword, newTotpSecret, totpFor } from '../protocol/psu-authentication.ts';
 import { randomSecret } from '../protocol/secrets.ts';
@@ -48,9 +52,75 @@ function enrolment(ctx: ActionContext, psu: Pick<PsuRecord, 'username'>, secret:
 
 const SHOWN_ONCE = "(shown once: enrol the TOTP secret in the PSU's authenticator app now)\n";
 
+const permissionsAction = {
+  summary: 'the PSU’s permission dashboard: active permissions, then the last two years’ history',
+  synopsis: 'PSU_ID',
+  description:
+    'PSU_ID as `psu list` prints it (or as the bank’s own authenticator names the PSU). `--json` prints\nthe document GET /psus/{psu_id}/permissions answers. Withdraw with `consent revoke CONSENT_ID`.',
+  positionals: ['PSU_ID'],
+  async run(ctx: ActionContext) {
+    const psuId = ctx.positionals[0] as string;
+    return withStores(ctx, async (stores) => {
+      const overview = await permissionsOf(
+        {
+          consents: stores.authorization.consents,
+          clients: stores.clients,
+          accounts: stores.authorization.accounts,
+          psus: stores.authorization.psus,
+          records: stores.permissions,
+          events: stores.authorization.events,
+        },
+        psuId,
+        Date.now(),
+      ).catch((err: unknown) => {
+        throw err instanceof OAuthError && err.code === 'not_found' ? new DataError(`no PSU ${psuId}`) : err;
+      });
+      const body = permissionsBody(overview);
+      ctx.print(body, () => {
+        const rows = [...body.permissions, ...body.history.permissions].map((p) => ({
+          consent_id: p.consent_id,
+          tpp: p.tpp.client_name,
+          organization: p.tpp.organization_identifier,
+          service: p.service,
+          ibans: p.accounts.map((a) => a.iban ?? a.account_id),
+          granted_at: p.granted_at,
+          sca_renewal_at: p.sca_renewal_at,
+          expires_at: p.expires_at,
+          status: p.status === 'withdrawn' ? `withdrawn ${p.withdrawn_at} by ${p.withdrawn_by}` : p.status,
+        }));
+        const payments = body.history.payments.map((p) => ({
+          authorization_id: p.authorization_id,
+          tpp: p.tpp.client_name,
+          amount: `${p.amount} ${p.currency}`,
+          creditor: p.creditor_name,
+          authorised_at: p.authorised_at,
+          status: p.status,
+        }));
+        return [
+          `PSU ${body.psu_id}: permissions (active first, then ended in the last two years)`,
+          table(rows, [
+            'consent_id',
+            'tpp',
+            'organization',
+            'service',
+            'ibans',
+            'granted_at',
+            'sca_renewal_at',
+            'expires_at',
+            'status',
+          ]),
+          'Authorised payments (last two years, read-only)',
+          table(payments, ['authorization_id', 'tpp', 'amount', 'creditor', 'authorised_at', 'status']),
+        ].join('\n');
+      });
+      return 0;
+    });
+  },
+};
+
 export const psuCommand: Command = {
   name: 'psu',
-  summary: 'PSUs of the default authenticator: add, list, show, disable, enable, reset-totp, remove',
+  summary: 'PSUs of the default authenticator: add, list, show, disable, enable, reset-totp, remove, permissions',
   description:
     'Works on the database only (DATA_DIR or DATABASE_URL), also while the server runs. A bank that plugs\nits own identity provider does not need these PSUs.',
   actions: {
@@ -189,6 +259,7 @@ export const psuCommand: Command = {
         });
       },
     },
+    permissions: permissionsAction,
   },
 };
 

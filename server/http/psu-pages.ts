@@ -13,7 +13,7 @@ import { type PagePolicy, pageContentSecurityPolicy } from './security-headers.t
 
 const COOKIE = 'psu_session';
 
-export type PageStatus = 200 | 400 | 403 | 409 | 410 | 500;
+export type PageStatus = 200 | 400 | 403 | 404 | 409 | 410 | 500;
 
 /** URLs the page's CSP allows beside 'self'; security-headers.ts re-parses each (origin, path). */
 export type PageSources = PagePolicy;
@@ -56,13 +56,16 @@ export function respondToClient(
   return seeOther(c, authorizationResponseUrl(issuer, request.redirectUri, response, request.state));
 }
 
+/** The permission dashboard's own session cookie: a consent in progress in another tab is untouched. */
+export const DASHBOARD_COOKIE = 'psu_permissions';
+
 /** The session cookie's secret: `__Host-`, Secure, HttpOnly, SameSite=Lax. */
-export function sessionSecret(c: Context<AppEnv>): string | undefined {
-  return getCookie(c, COOKIE, 'host');
+export function sessionSecret(c: Context<AppEnv>, name = COOKIE): string | undefined {
+  return getCookie(c, name, 'host');
 }
 
-export function setSessionSecret(c: Context<AppEnv>, secret: string): void {
-  setCookie(c, COOKIE, secret, { prefix: 'host', path: '/', secure: true, httpOnly: true, sameSite: 'Lax' });
+export function setSessionSecret(c: Context<AppEnv>, secret: string, name = COOKIE): void {
+  setCookie(c, name, secret, { prefix: 'host', path: '/', secure: true, httpOnly: true, sameSite: 'Lax' });
 }
 
 /** The page sources a PSU page of `redirectUri`'s client needs. */

@@ -12,7 +12,8 @@ export interface TppDisplay {
   logoUri?: string;
 }
 
-function layout(lang: Lang, title: string, body: Html): Html {
+/** The frame of every PSU page (header, title, main). */
+export function layout(lang: Lang, title: string, body: Html): Html {
   return html`<!doctype html>
 <html lang="${lang}">
 <head>

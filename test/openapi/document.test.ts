@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bodyLimitFor } from '../../server/http/body.ts';
+import { secretDigest } from '../../server/protocol/secrets.ts';
+import { issueCode } from '../support/grants.ts';
 import { type HttpResponse, request } from '../support/https.ts';
 import { addResourceServer, type ResourceServerCredentials } from '../support/oauth-tpp.ts';
 import { streamBody } from '../support/raw.ts';
@@ -50,6 +52,8 @@ async function registered(ctx: Context, resourceId = `doc-${Math.random()}`): Pr
   return res.json().authorization_id;
 }
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const BACK_OFFICE_SECRET = 'the-back-office-secret-of-the-document-test';
+const backOffice = { authorization: `Basic ${btoa(`online-banking:${BACK_OFFICE_SECRET}`)}` };
 
 /** `operationId status` → the request that answers the documented example. */
 const RECIPES: Record<string, Recipe> = {
@@ -116,6 +120,21 @@ const RECIPES: Record<string, Recipe> = {
   'withdrawPaymentAuthorization 401': ({ s }) => s.get('/payment-authorizations/x', { method: 'DELETE' }),
   'withdrawPaymentAuthorization 404': (ctx) =>
     ctx.s.get('/payment-authorizations/unknown', { method: 'DELETE', headers: basic(ctx) }),
+  'getPsuPermissions 401': ({ s }) => s.get('/psus/sandbox-alice/permissions'),
+  'getPsuPermissions 404': ({ s }) => s.get('/psus/nobody/permissions', { headers: backOffice }),
+  'withdrawPsuPermission 401': ({ s }) => s.post('/psus/sandbox-alice/permissions/x/withdraw'),
+  'withdrawPsuPermission 404': ({ s }) =>
+    s.post('/psus/sandbox-alice/permissions/unknown/withdraw', { headers: backOffice }),
+  'withdrawPsuPermission 409': async ({ s, clientId }) => {
+    const { consentId } = await issueCode(s, {
+      clientId,
+      redirectUri: 'https://tpp.example/cb',
+      psuId: 'sandbox-alice',
+    });
+    const path = `/psus/sandbox-alice/permissions/${consentId}/withdraw`;
+    await s.post(path, { headers: backOffice });
+    return s.post(path, { headers: backOffice });
+  },
   'withdrawPaymentAuthorization 409': async (ctx) => {
     const id = await registered(ctx);
     await ctx.s.get(`/payment-authorizations/${id}`, { method: 'DELETE', headers: basic(ctx) });
@@ -162,7 +181,10 @@ describe('the OpenAPI document', () => {
   let ctx: Context;
   let doc: { paths: Record<string, Record<string, Operation>>; servers: { url: string }[] };
   before(async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({
+      BACK_OFFICE_CLIENT_ID: 'online-banking',
+      BACK_OFFICE_SECRET_SHA256: await secretDigest(BACK_OFFICE_SECRET),
+    });
     const aisp = await makeTpp(s, ['PSP_AI']);
     const other = await makeTpp(s, ['PSP_AI']);
     const registered = await aisp.call('POST', '/register', { body: { redirect_uris: ['https://tpp.example/cb'] } });

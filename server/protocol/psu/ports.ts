@@ -112,6 +112,8 @@ export type AuthenticationEventName =
   | 'psu.locked'
   | 'consent.granted'
   | 'consent.refused'
+  /** The PSU withdrew a permission (the dashboard, or the bank's back office for the PSU). */
+  | 'consent.withdrawn'
   /** The payment was withdrawn, expired or changed while the PSU was on its page. */
   | 'payment.unavailable';
 
