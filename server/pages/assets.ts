@@ -39,4 +39,22 @@ a.button{display:inline-block;padding:.7rem 1.2rem;border:2px solid #0b4f8a;bord
 .small{font-size:.9rem;color:#404040}
 @media (max-width:40rem){main{margin:0;border-radius:0;box-shadow:none}.actions button{flex:1 1 100%}}
 @media (max-width:40rem){dl.payment{grid-template-columns:1fr;gap:0}dl.payment dd{margin-bottom:.6rem}fieldset.debtor{padding:.5rem}fieldset.debtor .iban{font-size:.85rem}}
+h2{font-size:1.2rem;line-height:1.3;margin:1.75rem 0 .75rem}
+h3{font-size:1.05rem;margin:1.25rem 0 .5rem}
+ul.cards{list-style:none;padding:0;margin:0 0 1rem;display:grid;gap:.75rem}
+.card{border:1px solid #d0d5dd;border-radius:.375rem;padding:.75rem 1rem;margin:0 0 1rem}
+ul.cards .card{margin:0}
+.card.ended{background:#f8f9fb}
+.tpp-identity{display:flex;flex-direction:column;gap:.1rem;margin-bottom:.6rem}
+.tpp-name{font-size:1.1rem}
+.verified{font-size:.9rem;color:#1e5631}
+.verified::before{content:"\\2713\\00a0"}
+dl.facts{display:grid;grid-template-columns:minmax(7rem,38%) minmax(0,1fr);gap:.3rem 1rem;margin:0 0 .75rem}
+dl.facts dt{font-weight:600;color:#404040}
+dl.facts dd{margin:0;overflow-wrap:anywhere}
+ul.plain{list-style:none;padding:0;margin:0}
+a.button{text-decoration:none;font-size:1rem;min-height:44px;line-height:1.5}
+.actions.equal form{flex:1 1 12rem;margin:0}
+.actions.equal button{width:100%}
+@media (max-width:40rem){dl.facts{grid-template-columns:1fr;gap:0}dl.facts dd{margin-bottom:.4rem}.card a.button{display:block;text-align:center}}
 `;

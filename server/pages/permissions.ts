@@ -95,7 +95,7 @@ const fr: Record<PermissionMessage, string> = {
   'field.service': 'Service',
   'field.accounts': 'Comptes',
   'field.granted': 'Accordé le',
-  'field.sca_renewal': 'À confirmer de nouveau avec votre code avant le',
+  'field.sca_renewal': 'À reconfirmer avec votre code avant le',
   'field.expires': 'Expire le',
   'field.ended': 'Fin',
   'field.amount': 'Montant',
