@@ -17,6 +17,7 @@ import {
   type TppIdentity,
   withdrawPermission,
 } from '../../protocol/permissions.ts';
+import { bodyTooLargeResponse } from '../body.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponses, noStoreHeaders } from '../schemas.ts';
 import { basicCredentials } from './introspection.ts';
@@ -138,9 +139,10 @@ export const getPermissionsRoute = createRoute({
   },
 });
 
+const withdrawPath = '/psus/{psu_id}/permissions/{consent_id}/withdraw';
 export const withdrawPermissionRoute = createRoute({
   method: 'post',
-  path: '/psus/{psu_id}/permissions/{consent_id}/withdraw',
+  path: withdrawPath,
   tags: [TAG],
   operationId: 'withdrawPsuPermission',
   summary: 'Withdraw a permission for the PSU',
@@ -160,6 +162,7 @@ export const withdrawPermissionRoute = createRoute({
         description: 'conflict: the permission was already withdrawn or has expired',
         example: new OAuthError('conflict', 'this permission was already withdrawn or has expired'),
       },
+      413: bodyTooLargeResponse(withdrawPath),
     }),
   },
 });
