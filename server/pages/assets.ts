@@ -55,6 +55,6 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 ul.plain{list-style:none;padding:0;margin:0}
 a.button{text-decoration:none;font-size:1rem;min-height:44px;line-height:1.5}
 .actions.equal form{flex:1 1 12rem;margin:0}
-.actions.equal button{width:100%}
+.actions.equal form button{width:100%}
 @media (max-width:40rem){dl.facts{grid-template-columns:1fr;gap:0}dl.facts dd{margin-bottom:.4rem}.card a.button{display:block;text-align:center}}
 `;
