@@ -7,6 +7,7 @@ import { accountCommandWith } from '../../server/cli/account.ts';
 import { psuCommandWith } from '../../server/cli/psu.ts';
 import type { Config } from '../../server/config.ts';
 import { currentTotp } from '../../server/protocol/psu-authentication.ts';
+import { secretDigest } from '../../server/protocol/secrets.ts';
 import { type HttpResponse, request } from '../support/https.ts';
 import { productionEnv, startProductionServer } from '../support/production.ts';
 import { authorizeUrl, formOf, pkce, sessionCookie, tags } from '../support/psu.ts';
@@ -16,11 +17,9 @@ import { makeTpp } from '../support/tpp.ts';
 const REDIRECT = 'https://tpp.example/callback';
 const PASSWORD = 'correct horse battery staple';
 
-function db(s: TestServer, readonly = true) {
-  return new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly });
-}
+/** Reads only, on the SQLite file, for what no port reads (the authentication log, SCA records); writes go through the ports. */
 function rows<T = any>(s: TestServer, sql: string, ...params: unknown[]): T[] {
-  const d = db(s);
+  const d = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
   try {
     return d.prepare(sql).all(...params) as T[];
   } finally {
@@ -292,9 +291,12 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
   test('the session ends after 5 minutes of inactivity: redirected with access_denied', async () => {
     const psu = new Psu(s);
     await psu.open(url('idle-state'));
-    const d = db(s, false);
-    d.prepare('update psu_sessions set last_seen_at = last_seen_at - 301000').run();
-    d.close();
+    // Five minutes and a second pass, as the session store sees it: its last activity moved back.
+    const digest = await secretDigest(psu.cookie.slice(psu.cookie.indexOf('=') + 1));
+    const { sessions } = (await s.stores!()).authorization;
+    const session = await sessions.find(digest);
+    assert.ok(session, 'the session cookie names a stored session');
+    assert.equal(await sessions.advance(digest, session.stage, { lastSeenAt: session.lastSeenAt - 301_000 }), true);
     const res = await psu.submit({ username: 'idle', password: PASSWORD });
     assert.equal(res.status, 303);
     const location = new URL(res.header('location')!);

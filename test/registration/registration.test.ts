@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { createCertificateAuthority } from '../../server/pki/ca.ts';
 import { request } from '../support/https.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -9,13 +7,9 @@ import { makeTpp, type Tpp } from '../support/tpp.ts';
 
 const REDIRECT = 'https://tpp.example/callback';
 
-function count(s: TestServer, sql: string): number {
-  const db = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
+/** How many clients are stored, deleted ones included (through the store port). */
+async function clientCount(s: TestServer): Promise<number> {
+  return (await (await s.stores!()).clientAdministration.list()).length;
 }
 
 describe('registration (RFC 7591) over mTLS', () => {
@@ -234,12 +228,12 @@ describe('registration (RFC 7591) over mTLS', () => {
 
   for (const [name, body, error, description] of invalid) {
     test(`refuses ${name} and stores nothing`, async () => {
-      const before = count(s, 'select count(*) n from clients');
+      const before = await clientCount(s);
       const res = await aisp.call('POST', '/register', { body });
       assert.equal(res.status, 400, res.text);
       assert.equal(res.json().error, error);
       assert.match(res.json().error_description, description);
-      assert.equal(count(s, 'select count(*) n from clients'), before);
+      assert.equal(await clientCount(s), before);
     });
   }
 
@@ -276,9 +270,9 @@ describe('registration refuses certificates that are not PSD2 QWACs', () => {
   };
 
   test('no certificate', async () => {
-    const before = count(s, 'select count(*) n from clients');
+    const before = await clientCount(s);
     await expectRejected(await s.post('/register', { body: { redirect_uris: [REDIRECT] } }), /no client certificate/);
-    assert.equal(count(s, 'select count(*) n from clients'), before);
+    assert.equal(await clientCount(s), before);
   });
 
   test('a certificate from a CA that is not trusted', async () => {
@@ -357,6 +351,9 @@ describe('client management (RFC 7592)', () => {
     assert.equal(fresh.status, 200);
     assert.deepEqual(fresh.json().redirect_uris, [REDIRECT, 'https://tpp.example/other']);
 
+    const record = await (await s.stores!()).clients.find(client.client_id);
+    assert.ok(record?.registrationTokenDigest);
+    assert.notEqual(record.registrationTokenDigest, next.registration_access_token, 'stored hashed, never in clear');
     const deleted = await owner.call('DELETE', path, { headers: bearer(next.registration_access_token) });
     assert.equal(deleted.status, 204);
     const gone = await owner.call('GET', path, { headers: bearer(next.registration_access_token) });
@@ -364,26 +361,15 @@ describe('client management (RFC 7592)', () => {
     const again = await owner.call('DELETE', path, { headers: bearer(next.registration_access_token) });
     assert.equal(again.status, 401);
 
-    const db = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
-    const events = db
-      .prepare(
-        'select action, actor_subject_dn, actor_thumbprint from audit_events where client_id = ? order by occurred_at, rowid',
-      )
-      .all(client.client_id) as { action: string; actor_subject_dn: string; actor_thumbprint: string }[];
-    db.close();
+    const events = await (await s.stores!()).clientAdministration.auditTrail(client.client_id);
     assert.deepEqual(
       events.map((e) => e.action),
       ['client.registered', 'client.updated', 'client.deleted'],
     );
     for (const e of events) {
-      assert.match(e.actor_subject_dn, /^CN=Test TPP/);
-      assert.match(e.actor_thumbprint, /^[A-Za-z0-9_-]{43}$/);
+      assert.match(e.actorSubjectDn, /^CN=Test TPP/);
+      assert.match(e.actorThumbprint, /^[A-Za-z0-9_-]{43}$/);
     }
-    const stored = count(
-      s,
-      `select count(*) n from clients where registration_token_digest = '${next.registration_access_token}'`,
-    );
-    assert.equal(stored, 0, 'registration access tokens are stored hashed');
   });
 
   test('missing token, wrong token and unknown client all answer 401 invalid_token, never 404', async () => {

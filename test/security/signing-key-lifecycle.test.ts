@@ -83,9 +83,18 @@ async function twoInstances(database: { DATABASE_URL?: string }) {
   try {
     // Both at once, on an empty database: spawned in the same tick, they race to the migrations
     // and to the first key.
-    for (const child of ports.map((port) =>
-      spawn(process.execPath, [...runtime, 'serve'], { env: { ...env, PORT: String(port) }, stdio: 'ignore' }),
-    )) {
+    const stderr = ['', ''];
+    for (const [i, child] of ports
+      .map((port) =>
+        spawn(process.execPath, [...runtime, 'serve'], {
+          env: { ...env, PORT: String(port) },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        }),
+      )
+      .entries()) {
+      child.stderr?.on('data', (d) => {
+        stderr[i] += d;
+      });
       children.push(child);
       exits.push(new Promise((resolve) => child.once('exit', resolve)));
     }
@@ -99,14 +108,16 @@ async function twoInstances(database: { DATABASE_URL?: string }) {
         }) as TestServer,
     );
     const deadline = Date.now() + 60_000;
-    for (const instance of instances) {
+    for (const [i, instance] of instances.entries()) {
       while (
         !(await request(`${instance.url}/health`, { ca: caPem }).then(
           (r) => r.status === 200,
           () => false,
         ))
       ) {
-        assert.ok(Date.now() < deadline, 'both instances answer /health within 60 s');
+        const child = children[i]!;
+        assert.ok(child.exitCode === null && child.signalCode === null, `instance ${i} exited: ${stderr[i]}`);
+        assert.ok(Date.now() < deadline, `both instances answer /health within 60 s: ${stderr.join(' | ')}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }

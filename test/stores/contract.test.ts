@@ -952,6 +952,96 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
           psuSessions: 0,
         });
       });
+
+      test('on a database of its own: exactly what expired goes, ended grants stay for the retention period', async () => {
+        // Formerly test/tokens/purge.test.ts, in SQL on the SQLite file; now through the ports, on both backends.
+        const DAY = 86_400_000;
+        const own = await backend.create();
+        try {
+          const s = (await own.open()).stores;
+          const named = async (expiresIn: number) => {
+            const { consent, code } = consentAndCode(id('client'), id('psu'), expiresIn);
+            assert.equal(await approve(s, consent, code), true);
+            return { consent, code };
+          };
+          const expiredCode = (await named(-1)).code.codeDigest;
+          const liveCode = (await named(30_000)).code.codeDigest;
+          await s.revokedAccessTokens.revoke({ jti: 'old', clientId: 'c', expiresAt: NOW - 1 }, NOW - 300_000);
+          await s.revokedAccessTokens.revoke({ jti: 'young', clientId: 'c', expiresAt: NOW + 60_000 }, NOW);
+          const grant = async (expiresAt: number, revokedAt: number | null) => {
+            const { consent, code } = await named(30_000);
+            const record = { ...grantRecord(consent), createdAt: NOW - 200 * DAY, expiresAt };
+            assert.equal(await s.authorizationCodes.redeem(code.codeDigest, record, NOW), true);
+            if (revokedAt !== null)
+              assert.equal(await s.grants.revoke(record.grantId, 'refresh_token_revoked', revokedAt), true);
+            return record.grantId;
+          };
+          const grants = {
+            expiredLongAgo: await grant(NOW - 31 * DAY, null),
+            expiredRecently: await grant(NOW - DAY, null),
+            revokedLongAgo: await grant(NOW + 100 * DAY, NOW - 31 * DAY),
+            revokedRecently: await grant(NOW + 100 * DAY, NOW - DAY),
+            live: await grant(NOW + 100 * DAY, null),
+          };
+          const request = {
+            clientId: 'c',
+            redirectUri: 'https://x/cb',
+            scope: 'aisp',
+            codeChallenge: 'x',
+            codeChallengeMethod: 'S256' as const,
+          };
+          await s.authorization.pushedRequests.insert('par-old', request, NOW - 90_000, NOW - 1);
+          await s.authorization.pushedRequests.insert('par-new', request, NOW, NOW + 60_000);
+          const session = async (digest: string, expiresAt: number) => {
+            await s.authorization.sessions.create(digest, {
+              sessionId: id('sid'),
+              request,
+              psuId: null,
+              stage: 'login',
+              csrfToken: 'x',
+              authenticatedAt: null,
+              lastSeenAt: NOW - 1000,
+              expiresAt,
+              createdAt: NOW - 1000,
+            });
+          };
+          await session('s-old', NOW - 1);
+          await session('s-new', NOW + 60_000);
+
+          assert.deepEqual(await s.purge.purge(NOW, 30 * DAY), {
+            authorizationCodes: 1,
+            revokedAccessTokens: 1,
+            grants: 2,
+            pushedRequests: 1,
+            psuSessions: 1,
+          });
+          assert.equal(await s.authorizationCodes.find(expiredCode), undefined);
+          assert.ok(await s.authorizationCodes.find(liveCode));
+          assert.equal(await s.revokedAccessTokens.isRevoked('young'), true);
+          const kept = await Promise.all(
+            Object.values(grants).map(async (g) => (await s.grants.find(g)) !== undefined),
+          );
+          assert.deepEqual(Object.fromEntries(Object.keys(grants).map((name, i) => [name, kept[i]])), {
+            expiredLongAgo: false,
+            expiredRecently: true,
+            revokedLongAgo: false,
+            revokedRecently: true,
+            live: true,
+          });
+          assert.equal(await s.authorization.sessions.find('s-old'), undefined);
+          assert.ok(await s.authorization.sessions.find('s-new'));
+          assert.ok(await s.authorization.pushedRequests.consume('par-new', 'c', NOW));
+          assert.deepEqual(await s.purge.purge(NOW, 30 * DAY), {
+            authorizationCodes: 0,
+            revokedAccessTokens: 0,
+            grants: 0,
+            pushedRequests: 0,
+            psuSessions: 0,
+          });
+        } finally {
+          await own.dispose();
+        }
+      });
     });
   });
 }
