@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { secretDigest } from '../../server/protocol/secrets.ts';
 import { request } from '../support/https.ts';
 import { approveInSandbox, authorizeUrl, formOf, pkce, sessionCookie, tags } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -9,6 +10,10 @@ import { makeTpp, type Tpp } from '../support/tpp.ts';
 
 const REDIRECT = 'https://tpp.example/callback';
 
+/**
+ * Reads only, on the SQLite file, for what no port reads (the authentication log, the count of PSU
+ * sessions); everything else goes through the store ports.
+ */
 function rows<T>(s: TestServer, sql: string, ...params: unknown[]): T[] {
   const db = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
   try {
@@ -48,25 +53,23 @@ describe('authorization endpoint, sandbox mode', () => {
     assert.equal(location.searchParams.get('iss'), s.server.issuer);
     const code = location.searchParams.get('code')!;
     assert.ok(code.length >= 43, 'at least 256 bits');
-    const [row] = rows<any>(s, 'select * from authorization_codes');
-    assert.ok(row);
-    assert.notEqual(row.code_digest, code, 'stored as a digest');
-    assert.equal(row.client_id, clientId);
-    assert.equal(row.redirect_uri, REDIRECT);
-    assert.equal(row.code_challenge, codeChallenge);
+    // Found by its digest: the code itself is not stored.
+    const found = await (await s.stores!()).authorizationCodes.find(await secretDigest(code));
+    assert.ok(found, 'stored as a digest');
+    const { code: row, consent } = found;
+    assert.equal(row.clientId, clientId);
+    assert.equal(row.redirectUri, REDIRECT);
+    assert.equal(row.codeChallenge, codeChallenge);
     assert.equal(row.scope, 'aisp');
-    assert.equal(row.psu_id, 'sandbox-alice');
-    assert.ok(row.expires_at - row.created_at <= 60_000);
-    assert.equal(row.consumed_at, null);
-    const [consent] = rows<any>(s, 'select * from consents where consent_id = ?', row.consent_id);
-    assert.equal(consent.client_id, clientId);
-    assert.deepEqual(JSON.parse(consent.account_ids), [
-      'sandbox-alice-current',
-      'sandbox-alice-savings',
-      'sandbox-alice-card',
-    ]);
-    assert.equal(consent.expires_at - consent.created_at, 180 * 86_400_000);
-    assert.equal(consent.revoked_at, null);
+    assert.equal(row.psuId, 'sandbox-alice');
+    assert.ok(row.expiresAt - row.createdAt <= 60_000);
+    assert.equal(row.consumedAt, null);
+    assert.ok(consent);
+    assert.equal(consent.consentId, row.consentId);
+    assert.equal(consent.clientId, clientId);
+    assert.deepEqual(consent.accountIds, ['sandbox-alice-current', 'sandbox-alice-savings', 'sandbox-alice-card']);
+    assert.equal(consent.expiresAt - consent.createdAt, 180 * 86_400_000);
+    assert.equal(consent.revokedAt, null);
     const events = rows<any>(s, 'select event from authentication_events order by occurred_at');
     assert.deepEqual(events.map((e) => e.event).slice(-2), ['session.started', 'consent.granted']);
   });
@@ -138,7 +141,7 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
     assert.equal(location.searchParams.get('state'), 'r');
     assert.equal(location.searchParams.get('iss'), s.server.issuer);
     assert.equal(location.searchParams.get('code'), null);
-    assert.equal(rows(s, 'select * from consents').length, 0);
+    assert.deepEqual(await (await s.stores!()).authorization.consents.list({}), []);
   });
 
   test('"Cancel and return" on the sandbox page: access_denied with state and iss, nothing created', async () => {
@@ -157,7 +160,7 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
     assert.equal(location.searchParams.get('error'), 'access_denied');
     assert.equal(location.searchParams.get('state'), 'gone');
     assert.equal(location.searchParams.get('iss'), s.server.issuer);
-    assert.equal(rows(s, 'select * from consents').length, 0);
+    assert.deepEqual(await (await s.stores!()).authorization.consents.list({}), []);
   });
 
   test('a state of 1,000+ characters comes back byte for byte', async () => {
@@ -174,9 +177,9 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
     });
     const code = location.searchParams.get('code');
     assert.ok(code);
-    const [consent] = rows<any>(s, 'select * from consents order by created_at desc limit 1');
-    assert.equal(consent.psu_id, 'sandbox-bruno');
-    assert.deepEqual(JSON.parse(consent.account_ids), ['sandbox-bruno-savings']);
+    const [consent] = await (await s.stores!()).authorization.consents.list({ clientId });
+    assert.equal(consent?.psuId, 'sandbox-bruno');
+    assert.deepEqual(consent.accountIds, ['sandbox-bruno-savings']);
   });
 
   test('cbpii consent: its own duration, the accounts chosen', async () => {
@@ -191,9 +194,10 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
       { accountIds: ['sandbox-chloe-current'] },
     );
     assert.ok(location.searchParams.get('code'));
-    const [consent] = rows<any>(s, "select * from consents where scope = 'cbpii'");
-    assert.deepEqual(JSON.parse(consent.account_ids), ['sandbox-chloe-current']);
-    assert.equal(consent.expires_at - consent.created_at, 180 * 86_400_000);
+    const [consent] = await (await s.stores!()).authorization.consents.list({ clientId: cbpiiClientId });
+    assert.equal(consent?.scope, 'cbpii');
+    assert.deepEqual(consent.accountIds, ['sandbox-chloe-current']);
+    assert.equal(consent.expiresAt - consent.createdAt, 180 * 86_400_000);
   });
 
   test('page headers: CSP, no-store, cookie flags, no CORS; the CSRF token is required', async () => {
@@ -268,10 +272,11 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
   });
 
   test('sandbox personas are seeded once, with current, savings and card accounts', async () => {
-    const personas = rows<any>(s, 'select * from psus where sandbox = 1');
+    const { psus } = (await s.stores!()).authorization;
+    const personas = await psus.list({ sandbox: true });
     assert.ok(personas.length >= 3);
     for (const p of personas) {
-      const types = rows<any>(s, 'select type from accounts where psu_id = ?', p.psu_id).map((a) => a.type);
+      const types = (await psus.listAccounts(p.psuId)).map((a) => a.type);
       assert.deepEqual(types.sort(), ['card', 'current', 'savings']);
     }
   });

@@ -11,8 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openSqlite } from '../../db/sqlite.ts';
-import { createSqliteStores } from '../../db/stores.ts';
 import { authorizeUrl, pkce } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
@@ -88,39 +86,34 @@ describe('the consent page cannot be framed cross-origin (Chromium)', { skip }, 
     assert.equal(plain.status, 201, plain.text);
     clients.registered = plain.json().client_id;
     // A client stored before the registration rules, through the server's own store port.
-    const db = openSqlite(join(s.dataDir, 'psd2-oauth.db'));
-    try {
-      const now = Date.now();
-      await createSqliteStores(db).clients.insert(
-        {
-          clientId: 'legacy-hostile',
-          organizationId: 'PSDFR-ACPR-LEGACY',
-          metadata: {
-            redirect_uris: [REDIRECT],
-            grant_types: ['authorization_code'],
-            response_types: ['code'],
-            scope: 'aisp',
-            token_endpoint_auth_method: 'tls_client_auth',
-            tls_client_auth_subject_dn: 'CN=Legacy',
-            client_name: 'Legacy hostile',
-            logo_uri: HOSTILE_LOGO,
-            'logo_uri#en': "https://tpp.example/l.png; script-src 'unsafe-inline'; frame-ancestors *",
-          },
-          registrationTokenDigest: 'none',
-          issuedAt: now,
-          updatedAt: now,
+    const now = Date.now();
+    await (await s.stores!()).clients.insert(
+      {
+        clientId: 'legacy-hostile',
+        organizationId: 'PSDFR-ACPR-LEGACY',
+        metadata: {
+          redirect_uris: [REDIRECT],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'aisp',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: 'CN=Legacy',
+          client_name: 'Legacy hostile',
+          logo_uri: HOSTILE_LOGO,
+          'logo_uri#en': "https://tpp.example/l.png; script-src 'unsafe-inline'; frame-ancestors *",
         },
-        {
-          action: 'client.registered',
-          clientId: 'legacy-hostile',
-          actorSubjectDn: 'CN=Legacy',
-          actorThumbprint: 'none',
-          occurredAt: now,
-        },
-      );
-    } finally {
-      db.$client.close();
-    }
+        registrationTokenDigest: 'none',
+        issuedAt: now,
+        updatedAt: now,
+      },
+      {
+        action: 'client.registered',
+        clientId: 'legacy-hostile',
+        actorSubjectDn: 'CN=Legacy',
+        actorThumbprint: 'none',
+        occurredAt: now,
+      },
+    );
     clients.legacy = 'legacy-hostile';
   });
   after(async () => {

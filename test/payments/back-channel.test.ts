@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { paymentHash } from '../../server/protocol/payments/payment.ts';
 import { type Bank, startBank } from '../support/bank.ts';
-import { sql } from '../support/grants.ts';
+import { authorisePayment, sql } from '../support/grants.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
@@ -146,7 +146,7 @@ describe('payment back channel', () => {
     assert.equal(early.status, 409, 'not authorised yet');
     assert.match(early.json().error_description, /awaiting_authorisation/);
     // The PSU's approval is the front channel's job; here the row is moved as the approval does.
-    sql(s, "update payment_authorizations set status = 'authorised' where authorization_id = ?", authorizationId);
+    await authorisePayment(s, authorizationId);
     const results = await Promise.all(
       Array.from({ length: 8 }, () => bank.call('POST', `/payment-authorizations/${authorizationId}/consume`)),
     );

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import { paymentRedirect } from '../../sdk/index.ts';
 import { type Bank, type PaymentRequest, startBank } from '../support/bank.ts';
-import { sql } from '../support/grants.ts';
+import { authorisePayment } from '../support/grants.ts';
 import { type HttpResponse, request } from '../support/https.ts';
 import { discover, type OAuthTpp, oauthTpp, REDIRECT_URI } from '../support/oauth-tpp.ts';
 import { pkce, sessionCookie, tags } from '../support/psu.ts';
@@ -211,11 +211,8 @@ describe('payments through the OAuth redirect (sandbox)', () => {
     assert.equal(await error({ scope: 'pisp', authorization_details: '[{' }), 'invalid_authorization_details');
     assert.equal(await error({ scope: 'pisp' }), 'invalid_request');
     const consumed = await bank.postPaymentRequest(pisp.clientId, PAYMENT);
-    sql(
-      s,
-      "update payment_authorizations set status = 'consumed' where authorization_id = ?",
-      consumed.authorizationId,
-    );
+    await authorisePayment(s, consumed.authorizationId);
+    assert.equal(await (await s.stores!()).payments.consume(consumed.authorizationId, Date.now()), true);
     assert.equal(
       await error(details([{ type: 'payment_initiation', identifier: consumed.authorizationId }])),
       'invalid_authorization_details',
@@ -239,7 +236,8 @@ describe('payments through the OAuth redirect (sandbox)', () => {
     assert.equal(back.searchParams.get('error'), 'access_denied');
     assert.equal(back.searchParams.get('state'), 'w');
     assert.equal(back.searchParams.get('code'), null);
-    assert.equal(sql(s, 'select * from consents where authorization_id = ?', authorizationId).length, 0);
+    const consents = await (await s.stores!()).authorization.consents.list({ clientId: pisp.clientId });
+    assert.equal(consents.filter((c) => c.authorizationId === authorizationId).length, 0);
   });
 
   test('refusal: access_denied, the payment is rejected', async () => {

@@ -2,10 +2,7 @@
 // HSTS on every HTTPS response; /docs under a strict CSP and unframeable; /openapi.json's server
 // from ISSUER, whatever Host says.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openSqlite } from '../../db/sqlite.ts';
-import { createSqliteStores } from '../../db/stores.ts';
 import { ConfigError, loadConfig } from '../../server/config.ts';
 import { cspSource, pageContentSecurityPolicy } from '../../server/http/security-headers.ts';
 import { displayableUri } from '../../server/protocol/client-uri.ts';
@@ -135,39 +132,34 @@ describe('headers on the wire', () => {
   });
 
   test('a client stored with a hostile logo before these rules: the page drops it, the policy stays whole', async () => {
-    const db = openSqlite(join(s.dataDir, 'psd2-oauth.db'));
-    try {
-      const stores = createSqliteStores(db);
-      await stores.clients.insert(
-        {
-          clientId: 'legacy-hostile-logo',
-          organizationId: 'PSDFR-ACPR-LEGACY',
-          metadata: {
-            redirect_uris: [REDIRECT],
-            grant_types: ['authorization_code'],
-            response_types: ['code'],
-            scope: 'aisp',
-            token_endpoint_auth_method: 'tls_client_auth',
-            tls_client_auth_subject_dn: 'CN=Legacy',
-            client_name: 'Legacy',
-            logo_uri: HOSTILE_LOGOS[0],
-            'logo_uri#en': HOSTILE_LOGOS[1],
-          },
-          registrationTokenDigest: 'x',
-          issuedAt: Date.now(),
-          updatedAt: Date.now(),
+    // Stored through the server's store port, as a version before these rules would have.
+    await (await s.stores!()).clients.insert(
+      {
+        clientId: 'legacy-hostile-logo',
+        organizationId: 'PSDFR-ACPR-LEGACY',
+        metadata: {
+          redirect_uris: [REDIRECT],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'aisp',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: 'CN=Legacy',
+          client_name: 'Legacy',
+          logo_uri: HOSTILE_LOGOS[0],
+          'logo_uri#en': HOSTILE_LOGOS[1],
         },
-        {
-          action: 'client.registered',
-          clientId: 'legacy-hostile-logo',
-          actorSubjectDn: 'CN=Legacy',
-          actorThumbprint: 'x',
-          occurredAt: Date.now(),
-        },
-      );
-    } finally {
-      db.$client.close();
-    }
+        registrationTokenDigest: 'x',
+        issuedAt: Date.now(),
+        updatedAt: Date.now(),
+      },
+      {
+        action: 'client.registered',
+        clientId: 'legacy-hostile-logo',
+        actorSubjectDn: 'CN=Legacy',
+        actorThumbprint: 'x',
+        occurredAt: Date.now(),
+      },
+    );
     for (const lang of ['en', 'fr']) {
       const url = authorizeUrl(s, {
         clientId: 'legacy-hostile-logo',

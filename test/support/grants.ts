@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { base64url } from 'jose';
+import type { PaymentApproval } from '../../server/protocol/payments/ports.ts';
 import { randomSecret, secretDigest } from '../../server/protocol/secrets.ts';
 import type { TestServer } from './server.ts';
 
@@ -27,6 +28,8 @@ export interface CodeOptions {
   consentLifetime?: number;
   /** Milliseconds from now; default 60 s. */
   codeLifetime?: number;
+  /** Scope pisp: the payment authorisation this approval authorises (dynamic linking). */
+  payment?: Omit<PaymentApproval, 'scaAt'>;
 }
 
 export function database(server: TestServer): Database.Database {
@@ -90,6 +93,7 @@ export async function issueCode(server: TestServer, options: CodeOptions): Promi
         psuId,
         scope,
         accountIds: options.accountIds ?? ['acc-1', 'acc-2'],
+        ...(options.payment ? { authorizationId: options.payment.authorizationId } : {}),
         createdAt: now,
         expiresAt: now + (options.consentLifetime ?? 180 * 86_400_000),
       },
@@ -105,9 +109,32 @@ export async function issueCode(server: TestServer, options: CodeOptions): Promi
         expiresAt: now + (options.codeLifetime ?? 60_000),
       },
       codeSecret: code,
+      ...(options.payment ? { payment: { ...options.payment, scaAt: now }, sca: { at: now } } : {}),
     },
     { sessionDigest, fromStage: 'consent' },
   );
   if (outcome !== 'granted') throw new Error(`issueCode: the grant was refused (${outcome})`);
   return { code, codeVerifier, consentId, psuId, redirectUri: options.redirectUri };
+}
+
+/**
+ * A payment authorisation moved to `authorised` as the PSU's approval on the payment page moves it
+ * (through ConsentStore.grant, with the payment's own hash), for back-channel tests.
+ */
+export async function authorisePayment(server: TestServer, authorizationId: string): Promise<void> {
+  if (!server.stores) throw new Error('authorisePayment: a server from startTestServer (it opens the stores)');
+  const record = await (await server.stores()).payments.find(authorizationId);
+  if (!record) throw new Error(`authorisePayment: no payment authorisation ${authorizationId}`);
+  await issueCode(server, {
+    clientId: record.clientId,
+    redirectUri: 'https://tpp.example/callback',
+    scope: 'pisp',
+    accountIds: [],
+    payment: {
+      authorizationId,
+      paymentHash: record.paymentHash,
+      psuId: 'psu-alice',
+      debtorAccount: { iban: 'FR7630006000011234567890189' },
+    },
+  });
 }
