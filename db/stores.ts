@@ -284,6 +284,7 @@ function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): Cl
               clientId: record.clientId,
               organizationId: record.organizationId,
               subjectDn: record.metadata.tls_client_auth_subject_dn,
+              organizationName: record.organizationName ?? null,
               metadata: JSON.stringify(record.metadata),
               registrationTokenDigest: record.registrationTokenDigest,
               issuedAt: record.issuedAt,
@@ -302,6 +303,7 @@ function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): Cl
       const record: ClientRecord = {
         clientId: row.clientId,
         organizationId: row.organizationId,
+        organizationName: row.organizationName,
         metadata: JSON.parse(row.metadata) as ClientRecord['metadata'],
         registrationTokenDigest: row.registrationTokenDigest,
         issuedAt: row.issuedAt,
@@ -320,6 +322,7 @@ function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): Cl
             .set({
               metadata: JSON.stringify(changes.metadata),
               subjectDn: changes.metadata.tls_client_auth_subject_dn,
+              organizationName: changes.organizationName ?? null,
               registrationTokenDigest: changes.registrationTokenDigest,
               updatedAt: changes.updatedAt,
             })
@@ -358,6 +361,7 @@ function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): Cl
 const toView = (row: typeof clients.$inferSelect): ClientView => ({
   clientId: row.clientId,
   organizationId: row.organizationId,
+  organizationName: row.organizationName,
   metadata: JSON.parse(row.metadata) as ClientView['metadata'],
   issuedAt: row.issuedAt,
   updatedAt: row.updatedAt,

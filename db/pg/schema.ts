@@ -33,6 +33,12 @@ export const clients = pgTable(
     clientId: text('client_id').primaryKey(),
     organizationId: text('organization_id').notNull(),
     subjectDn: text('subject_dn').notNull(),
+    /**
+     * The organisation's legal name (O=) in the registering certificate, as the bank verified it;
+     * set at registration and on every RFC 7592 update. Null for clients registered before it was
+     * stored: their panel reads it from subject_dn.
+     */
+    organizationName: text('organization_name'),
     /** The registered metadata (RFC 7591 names), JSON. */
     metadata: text('metadata').notNull(),
     /** SHA-256 of the registration access token; null once deleted. */

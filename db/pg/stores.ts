@@ -367,6 +367,7 @@ function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>): ClientSto
           clientId: record.clientId,
           organizationId: record.organizationId,
           subjectDn: record.metadata.tls_client_auth_subject_dn,
+          organizationName: record.organizationName ?? null,
           metadata: JSON.stringify(record.metadata),
           registrationTokenDigest: record.registrationTokenDigest,
           issuedAt: record.issuedAt,
@@ -385,6 +386,7 @@ function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>): ClientSto
         return {
           clientId: row.clientId,
           organizationId: row.organizationId,
+          organizationName: row.organizationName,
           metadata: JSON.parse(row.metadata) as ClientRecord['metadata'],
           registrationTokenDigest: row.registrationTokenDigest,
           issuedAt: row.issuedAt,
@@ -402,6 +404,7 @@ function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>): ClientSto
           .set({
             metadata: JSON.stringify(changes.metadata),
             subjectDn: changes.metadata.tls_client_auth_subject_dn,
+            organizationName: changes.organizationName ?? null,
             registrationTokenDigest: changes.registrationTokenDigest,
             updatedAt: changes.updatedAt,
           })
@@ -442,6 +445,7 @@ function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>): ClientSto
 const toView = (row: typeof clients.$inferSelect): ClientView => ({
   clientId: row.clientId,
   organizationId: row.organizationId,
+  organizationName: row.organizationName,
   metadata: JSON.parse(row.metadata) as ClientView['metadata'],
   issuedAt: row.issuedAt,
   updatedAt: row.updatedAt,

@@ -16,6 +16,7 @@ function view(c: ClientView) {
   return {
     client_id: c.clientId,
     organization_id: c.organizationId,
+    organization_name: c.organizationName,
     client_name: c.metadata.client_name ?? null,
     status: status(c),
     scope: c.metadata.scope ?? null,

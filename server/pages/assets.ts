@@ -6,9 +6,19 @@ body{margin:0}
 .bank{background:#0b3d6b;color:#fff;padding:.75rem 1rem;font-weight:600}
 main{max-width:36rem;margin:1.5rem auto;padding:1.5rem;background:#fff;border-radius:.5rem;box-shadow:0 1px 3px rgba(0,0,0,.15)}
 h1{font-size:1.4rem;line-height:1.3;margin:0 0 1rem}
-.tpp{display:flex;align-items:center;gap:.75rem;margin-bottom:1rem}
-.tpp img{width:48px;height:48px;object-fit:contain;border:1px solid #d0d5dd;border-radius:.25rem}
-.tpp strong{font-size:1.1rem}
+.tpp{margin-bottom:1rem}
+.tpp-head{display:flex;align-items:center;gap:.75rem}
+.tpp img{width:48px;height:48px;object-fit:contain;border:1px solid #d0d5dd;border-radius:.25rem;flex:none}
+.tpp-name{font-size:1.15rem;margin:0;overflow-wrap:anywhere}
+.verified{margin:.75rem 0 0;padding:.5rem .75rem;border:1px solid #9ec5a8;border-left:4px solid #1d6b35;border-radius:.25rem;background:#f1f8f3}
+.verified-title{margin:0 0 .25rem;font-weight:600;color:#14532d;font-size:.9rem}
+.verified-title::before{content:"\\2713\\00a0"}
+.verified dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .75rem;margin:0;font-size:.95rem}
+.verified dt{color:#404040}
+.verified dd{margin:0;overflow-wrap:anywhere}
+.tpp-links{list-style:none;padding:0;margin:.5rem 0 0;display:flex;flex-wrap:wrap;gap:.25rem 1rem;font-size:.9rem}
+.tpp-links a{color:#0b4f8a}
+.host{color:#404040;font-size:.85rem;overflow-wrap:anywhere}
 ul.scopes{padding-left:1.25rem}
 .notice{background:#fff4ce;border-left:4px solid #8a6d00;padding:.5rem .75rem;margin:0 0 1rem}
 .alert{background:#fde7e9;border-left:4px solid #a4262c;color:#5c0a0e;padding:.5rem .75rem;margin:0 0 1rem}
@@ -37,7 +47,7 @@ fieldset.debtor .choice label{line-height:1.4}
 .owner{font-weight:600}
 a.button{display:inline-block;padding:.7rem 1.2rem;border:2px solid #0b4f8a;border-radius:.375rem;color:#0b4f8a}
 .small{font-size:.9rem;color:#404040}
-@media (max-width:40rem){main{margin:0;border-radius:0;box-shadow:none}.actions button{flex:1 1 100%}}
+@media (max-width:40rem){main{margin:0;border-radius:0;box-shadow:none}.actions button{flex:1 1 100%}.verified dl{grid-template-columns:1fr}.verified dd{margin-bottom:.25rem}}
 @media (max-width:40rem){dl.payment{grid-template-columns:1fr;gap:0}dl.payment dd{margin-bottom:.6rem}fieldset.debtor{padding:.5rem}fieldset.debtor .iban{font-size:.85rem}}
 h2{font-size:1.2rem;line-height:1.3;margin:1.75rem 0 .75rem}
 h3{font-size:1.05rem;margin:1.25rem 0 .5rem}

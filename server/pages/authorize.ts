@@ -4,13 +4,11 @@
 import { html } from 'hono/html';
 import type { PsuAccount } from '../protocol/bank.ts';
 import { type Lang, type MessageKey, t } from './i18n.ts';
+import { type TppDisplay, tppPanel } from './tpp.ts';
+
+export type { TppDisplay } from './tpp.ts';
 
 type Html = ReturnType<typeof html>;
-
-export interface TppDisplay {
-  name: string;
-  logoUri?: string;
-}
 
 /** The frame of every PSU page (header, title, main). */
 export function layout(lang: Lang, title: string, body: Html): Html {
@@ -34,10 +32,7 @@ ${body}
 }
 
 function tppHeader(lang: Lang, tpp: TppDisplay): Html {
-  return html`<div class="tpp">
-${tpp.logoUri ? html`<img src="${tpp.logoUri}" alt="${t(lang, 'logo.alt', { client: tpp.name })}" referrerpolicy="no-referrer">` : ''}
-<strong>${tpp.name}</strong>
-</div>`;
+  return tppPanel(lang, tpp);
 }
 
 function scopeList(lang: Lang, tpp: TppDisplay, scope: string, days: number): Html {

@@ -67,6 +67,15 @@ const en = {
   'payment.refuse': 'Refuse',
   'error.payment_changed': 'This payment was withdrawn, has expired or was changed: nothing was authorised.',
   'error.return': 'Return to {client}',
+  'tpp.panel': 'The application asking',
+  'tpp.verified': 'Verified by your bank from its qualified certificate',
+  'tpp.legal_name': 'Legal name',
+  'tpp.authorisation': 'Licence',
+  'tpp.authorised': 'Authorised by {nca}, no. {number}',
+  'tpp.authorised_abroad': 'Authorised by {nca} ({country}), no. {number}',
+  'tpp.website': 'Website',
+  'tpp.policy': 'Privacy policy',
+  'tpp.tos': 'Terms of service',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -137,6 +146,15 @@ const fr: Record<MessageKey, string> = {
   'payment.refuse': 'Refuser',
   'error.payment_changed': 'Ce paiement a été retiré, a expiré ou a été modifié : rien n’a été autorisé.',
   'error.return': 'Revenir à {client}',
+  'tpp.panel': 'L’application qui demande',
+  'tpp.verified': 'Vérifié par votre banque sur son certificat qualifié',
+  'tpp.legal_name': 'Raison sociale',
+  'tpp.authorisation': 'Agrément',
+  'tpp.authorised': 'Agréé par {nca} sous le n° {number}',
+  'tpp.authorised_abroad': 'Agréé par {nca} ({country}) sous le n° {number}',
+  'tpp.website': 'Site web',
+  'tpp.policy': 'Politique de confidentialité',
+  'tpp.tos': 'Conditions d’utilisation',
 };
 
 export const CATALOGUE: Record<Lang, Record<MessageKey, string>> = { en, fr };

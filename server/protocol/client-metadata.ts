@@ -36,7 +36,7 @@ export const METADATA_LIMITS = {
 
 /** C0 and C1 controls, and the bidirectional formatting characters that can reorder a name on a page. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+export const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 function checkText(field: string, value: unknown, max: number = METADATA_LIMITS.text): string {
   if (typeof value !== 'string' || value.trim() === '') invalid(field, 'must be a non-empty string');

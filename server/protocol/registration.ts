@@ -79,6 +79,7 @@ export async function registerClient(
   const record: ClientRecord = {
     clientId,
     organizationId: tpp.organizationIdentifier,
+    organizationName: tpp.organizationName ?? null,
     metadata,
     registrationTokenDigest: await secretDigest(token),
     issuedAt: now,
@@ -150,7 +151,13 @@ export async function updateClient(
   const metadata = checkClientMetadata(input, tpp, deps.policy);
   const now = deps.now?.() ?? Date.now();
   const next = randomSecret(32);
-  const changes = { metadata, registrationTokenDigest: await secretDigest(next), updatedAt: now };
+  const changes = {
+    metadata,
+    // The certificate of the update may carry a new legal name (a renamed company, a new QWAC).
+    organizationName: tpp.organizationName ?? null,
+    registrationTokenDigest: await secretDigest(next),
+    updatedAt: now,
+  };
   const detail = { scope: metadata.scope, previous_subject_dn: record.metadata.tls_client_auth_subject_dn };
   const replaced = await deps.clients.replace(
     clientId,

@@ -20,6 +20,8 @@ export interface TppIdentity {
   subjectDn: string;
   /** e.g. PSDFR-ACPR-12345; the client_id belongs to this organisation. */
   organizationIdentifier: string;
+  /** The subject's organizationName (O=): the TPP's legal name, shown to the PSU. */
+  organizationName?: string;
   /** x5t#S256 (RFC 8705 §3.1): base64url of the SHA-256 of the leaf DER. */
   thumbprint: string;
   roles: Psd2Role[];
@@ -83,6 +85,7 @@ export interface TppIdentityVerifier {
 }
 
 const ORGANIZATION_IDENTIFIER = '2.5.4.97';
+const ORGANIZATION_NAME = '2.5.4.10';
 const ID_KP_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 /** Leaf, at most a few intermediates, anchor: longer paths are a search that will not succeed. */
 const MAX_PATH_LENGTH = 8;
@@ -338,9 +341,11 @@ function readIdentity(leaf: x509.X509Certificate, thumbprint: string): TppIdenti
       organizationIdentifier,
     );
   }
+  const [organizationName] = leaf.subjectName.getField(ORGANIZATION_NAME);
   return {
     subjectDn: rfc4514(leaf.subjectName.toArrayBuffer()),
     organizationIdentifier,
+    ...(organizationName ? { organizationName } : {}),
     thumbprint,
     roles: [...new Set(roles)],
     ncaName: qc.psd2.ncaName,
@@ -405,6 +410,27 @@ export function rfc4514(nameDer: BufferSource): string {
         .join('+'),
     )
     .join(',');
+}
+
+/**
+ * The first O= of an RFC 4514 string as rfc4514() writes it (escapes undone); undefined when there
+ * is none or it was written in hex. For clients stored before their legal name had a column.
+ */
+export function organizationNameFromDn(dn: string): string | undefined {
+  // Attribute pairs split at unescaped `,` and `+`; a value runs to the next of them.
+  const pair = /(?:^|[,+])([A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)=((?:\\[0-9A-Fa-f]{2}|\\.|[^,+\\])*)/g;
+  for (const [, type, value = ''] of dn.matchAll(pair)) {
+    if (type?.toUpperCase() !== 'O' || value.startsWith('#')) continue;
+    const bytes: number[] = [];
+    const encoder = new TextEncoder();
+    for (const [, hex, escaped, plain] of value.matchAll(/\\([0-9A-Fa-f]{2})|\\(.)|([^\\]+)/gsu)) {
+      if (hex) bytes.push(Number.parseInt(hex, 16));
+      else bytes.push(...encoder.encode(escaped ?? plain ?? ''));
+    }
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(new Uint8Array(bytes));
+    return text === '' ? undefined : text;
+  }
+  return undefined;
 }
 
 function escapeRfc4514(value: string): string {

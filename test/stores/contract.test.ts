@@ -31,6 +31,7 @@ const audit = (clientId: string, action: AuditEvent['action'] = 'client.register
 const clientRecord = (clientId: string, digest = 'token-1'): ClientRecord => ({
   clientId,
   organizationId: 'PSDFR-ACPR-12345',
+  organizationName: 'Test SAS',
   metadata: {
     redirect_uris: ['https://tpp.example/cb'],
     grant_types: ['authorization_code', 'refresh_token'],
@@ -245,6 +246,7 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
         await a.clients.insert(clientRecord(clientId), audit(clientId));
         const changes = {
           metadata: { ...clientRecord(clientId).metadata, client_name: 'Renamed' },
+          organizationName: 'Renamed SAS',
           registrationTokenDigest: 'token-2',
           updatedAt: NOW + 5,
         };
@@ -270,6 +272,24 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
           );
         }
         assert.equal((await a.clients.find(clientId))?.metadata.client_name, 'Renamed');
+        // The legal name (O=) of the updating certificate replaces the stored one, on both instances.
+        for (const stores of [a, b]) {
+          await eventually(
+            async () => (await stores.clients.find(clientId))?.organizationName === 'Renamed SAS',
+            COHERENCE_MS,
+          );
+        }
+      });
+
+      test('the legal name: stored at insert, null when the certificate had none, in the operators’ view', async () => {
+        const named = id('client');
+        const unnamed = id('client');
+        await a.clients.insert(clientRecord(named), audit(named));
+        await a.clients.insert({ ...clientRecord(unnamed), organizationName: null }, audit(unnamed));
+        assert.equal((await b.clients.find(named))?.organizationName, 'Test SAS');
+        assert.equal((await b.clients.find(unnamed))?.organizationName, null);
+        assert.equal((await b.clientAdministration.get(named))?.organizationName, 'Test SAS');
+        assert.equal((await b.clientAdministration.get(unnamed))?.organizationName, null);
       });
 
       test("delete is conditional, revokes the client's grants, and B stops finding it within the bound", async () => {

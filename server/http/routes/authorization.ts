@@ -15,6 +15,7 @@ import {
   type TppDisplay,
 } from '../../pages/authorize.ts';
 import { formatInstant, isLang, type Lang, type MessageKey, negotiateLang, t } from '../../pages/i18n.ts';
+import { tppDisplay as tppOf } from '../../pages/tpp.ts';
 import {
   authorizationResponseUrl,
   checkAuthorizationRequest,
@@ -22,8 +23,6 @@ import {
   rawParameters,
   UntrustedRequestError,
 } from '../../protocol/authorization.ts';
-import { localized } from '../../protocol/client-metadata.ts';
-import { displayableUri } from '../../protocol/client-uri.ts';
 import { OAuthError } from '../../protocol/errors.ts';
 import type { PaymentAuthorizationStore } from '../../protocol/payments/ports.ts';
 import type { PsuStore, PushedRequestStore } from '../../protocol/psu/ports.ts';
@@ -78,11 +77,7 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
   const accountsOf = (psuId: string) => journey.accounts.accountsOf(psuId);
 
   async function tppDisplay(clientId: string, lang: Lang): Promise<TppDisplay> {
-    const client = await deps.clients.find(clientId);
-    const name = (client && localized(client.metadata, 'client_name', lang)) ?? clientId;
-    // Shown (and allowed by the CSP) only as the URL it parses to, under the registration rules.
-    const logoUri = displayableUri(client && localized(client.metadata, 'logo_uri', lang), { policySafe: true });
-    return { name, ...(logoUri ? { logoUri } : {}) };
+    return tppOf(await deps.clients.find(clientId), clientId, lang);
   }
 
   /** The journey's outcome as HTTP. `notice` is the login page's message, if any. */

@@ -17,6 +17,11 @@ export interface ClientRecord {
   clientId: string;
   /** The organizationIdentifier of the registering certificate; it never changes. */
   organizationId: string;
+  /**
+   * The legal name (O=) in the certificate that registered or last updated the client, verified by
+   * the bank; null when the certificate has none, or for a client registered before it was stored.
+   */
+  organizationName?: string | null;
   metadata: ClientMetadata;
   registrationTokenDigest: string;
   issuedAt: number;
@@ -36,7 +41,7 @@ export interface ClientStore {
   replace(
     clientId: string,
     expectedTokenDigest: string,
-    changes: Pick<ClientRecord, 'metadata' | 'registrationTokenDigest' | 'updatedAt'>,
+    changes: Pick<ClientRecord, 'metadata' | 'organizationName' | 'registrationTokenDigest' | 'updatedAt'>,
     audit: AuditEvent,
   ): Promise<boolean>;
   /** Marks the client deleted and revokes everything issued to it; false if it was already gone. */
@@ -47,6 +52,7 @@ export interface ClientStore {
 export interface ClientView {
   clientId: string;
   organizationId: string;
+  organizationName: string | null;
   metadata: ClientMetadata;
   issuedAt: number;
   updatedAt: number;

@@ -1,0 +1,1 @@
+ALTER TABLE `clients` ADD `organization_name` text;
