@@ -107,6 +107,7 @@ test('the identity carries the subject, organisation, thumbprint, NCA and validi
   assert.deepEqual(identity, {
     subjectDn: `CN=Fintech SAS,2.5.4.97=#1310${Buffer.from(ORG_ID).toString('hex')},O=Fintech SAS,C=FR`,
     organizationIdentifier: ORG_ID,
+    organizationName: 'Fintech SAS',
     thumbprint: sha256,
     roles: ['PSP_AI', 'PSP_PI'],
     ncaName: 'Autorité de contrôle prudentiel et de résolution',
