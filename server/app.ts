@@ -24,6 +24,7 @@ import { mountToken } from './http/routes/token.ts';
 import { listenerGate } from './http/surfaces.ts';
 import { tppAuthentication } from './http/tpp-authentication.ts';
 import type { Metrics } from './metrics.ts';
+import { BANK_LOGO_PATH, type Branding } from './pages/branding.ts';
 import { createAccessTokens } from './protocol/access-tokens.ts';
 import type { AccountDirectory, PsuAuthenticator, RevocationChecker } from './protocol/bank.ts';
 import { OAuthError } from './protocol/errors.ts';
@@ -116,6 +117,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('*', bodyLimits);
   app.onError(handleError);
   app.use('*', listenerGate());
+  // The PSU pages' frame (server/http/psu-pages.ts) reads the bank's branding from the request.
+  const branding = brandingOf(deps.authorization?.branding);
+  app.use('*', async (c, next) => {
+    c.set('branding', branding);
+    await next();
+  });
   app.notFound((c) => errorResponse(c, new OAuthError('not_found', `No endpoint at ${c.req.method} ${c.req.path}.`)));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'mutualTLS', {
@@ -228,7 +235,22 @@ export function openApiConfig(issuer: string) {
   };
 }
 
+/** The branding the pages show: the logo served by us (a file) or by its https URL. */
+function brandingOf(assets: BrandingAssets | undefined): Branding {
+  if (!assets) return {};
+  const { logoFile, logoUrl, ...rest } = assets;
+  return { ...rest, ...(logoFile ? { logoSrc: BANK_LOGO_PATH } : logoUrl ? { logoSrc: logoUrl } : {}) };
+}
+
+/** BANK_* settings, validated (server/config.ts), the logo file read and its type recognised (main.ts). */
+export type BrandingAssets = Omit<Branding, 'logoSrc'> & {
+  logoFile?: { bytes: Uint8Array; contentType: string };
+  logoUrl?: string;
+};
+
 export interface AuthorizationSettings {
+  /** The bank's name, logo, colour and help link on the PSU pages; default: a neutral frame. */
+  branding?: BrandingAssets;
   /** IANA zone of the times on the PSU pages; default Europe/Paris. */
   timeZone?: string;
   /** Default 300 (RTS art. 4(3)(d)). */
@@ -313,6 +335,7 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     journey,
     clock,
     timeZone: settings.timeZone ?? 'Europe/Paris',
+    branding: { ...brandingOf(settings.branding), logoFile: settings.branding?.logoFile },
   });
 }
 

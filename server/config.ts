@@ -4,6 +4,9 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { unknownCiphers } from './https-listener.ts';
+import { contrastWithWhite, MIN_CONTRAST } from './pages/branding.ts';
+import { UNSAFE_TEXT } from './protocol/client-metadata.ts';
+import { parseClientUri } from './protocol/client-uri.ts';
 import { SIGNING_ALGS } from './protocol/signer.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -226,6 +229,59 @@ export const settings = z.object({
     .default('Europe/Paris')
     .refine(isTimeZone, { message: 'not an IANA time zone (e.g. Europe/Paris)' })
     .describe('IANA time zone in which the PSU pages show times (the end of a lockout), named beside them.'),
+  BANK_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(80)
+    .refine((v) => !UNSAFE_TEXT.test(v), { message: 'must not contain control or bidirectional formatting characters' })
+    .optional()
+    .describe(
+      'The bank’s name: in the PSU pages’ header and `<title>`, and the issuer of the TOTP enrolment URI (`psu add`, `psu reset-totp`). Default: “Votre banque” / “Your bank” on the pages, the ISSUER host in the URI.',
+    ),
+  BANK_LOGO: z
+    .string()
+    .trim()
+    .min(1)
+    .superRefine((value, ctx) => {
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(value)) return;
+      const parsed = parseClientUri(value, { policySafe: true });
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `the URL ${parsed.reason}` });
+      else if (parsed.url.search !== '') {
+        ctx.addIssue({ code: 'custom', message: 'the URL must have no query: the CSP allows it by origin and path' });
+      }
+    })
+    .optional()
+    .describe(
+      'The bank’s logo in the PSU pages’ header: a PNG, JPEG, WebP or SVG file (at most 256 KiB, recognised by its content), served at `/assets/bank-logo`; or an https URL, which the pages’ CSP then allows by that exact origin and path (no query).',
+    ),
+  BANK_PRIMARY_COLOR: z
+    .string()
+    .trim()
+    .regex(/^#[0-9a-fA-F]{6}$/, { message: 'must be a #rrggbb colour' })
+    .superRefine((value, ctx) => {
+      if (!/^#[0-9a-fA-F]{6}$/.test(value)) return;
+      const ratio = contrastWithWhite(value);
+      if (ratio < MIN_CONTRAST) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `white text on ${value} has a contrast of ${ratio.toFixed(2)}:1, below the ${MIN_CONTRAST}:1 WCAG AA needs: choose a darker colour`,
+        });
+      }
+    })
+    .optional()
+    .describe(
+      'The bank’s primary colour (`#rrggbb`): the header and the buttons, under white text. Refused unless white text on it reaches a 4.5:1 contrast (WCAG AA). Default `#0b4f8a`.',
+    ),
+  BANK_SUPPORT_URL: z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      const parsed = parseClientUri(value);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `the URL ${parsed.reason}` });
+    })
+    .optional()
+    .describe('An https URL of the bank’s help for its customers: the “Aide” / “Help” link in the PSU pages’ header.'),
   PSU_LOCKOUT_DURATION: z.coerce
     .number()
     .int()
@@ -351,6 +407,13 @@ export interface Config {
   psuLockoutDuration: number;
   /** IANA zone of the times on the PSU pages. */
   bankTimeZone: string;
+  /** BANK_NAME, BANK_LOGO, BANK_PRIMARY_COLOR, BANK_SUPPORT_URL, validated; the logo file not read yet. */
+  branding: {
+    name?: string;
+    logo?: { url: string } | { path: string };
+    primaryColor?: string;
+    supportUrl?: string;
+  };
   cbpiiConsentDays: number;
   /** Seconds. */
   authorizationCodeTtl: number;
@@ -396,7 +459,10 @@ function parseSettings<S extends z.ZodObject>(schema: S, env: Record<string, str
 export type StorageConfig = Pick<
   Config,
   'mode' | 'dataDir' | 'database' | 'issuer' | 'keyEncryptionKey' | 'keyEncryptionKeyFile'
->;
+> & {
+  /** BANK_NAME: the issuer of a TOTP enrolment URI. */
+  bankName?: string;
+};
 
 export function loadStorageConfig(env: Record<string, string | undefined>, cwd = process.cwd()): StorageConfig {
   const s = parseSettings(
@@ -408,6 +474,7 @@ export function loadStorageConfig(env: Record<string, string | undefined>, cwd =
       ISSUER: true,
       KEY_ENCRYPTION_KEY: true,
       KEY_ENCRYPTION_KEY_FILE: true,
+      BANK_NAME: true,
     }),
     env,
   );
@@ -420,6 +487,7 @@ export function loadStorageConfig(env: Record<string, string | undefined>, cwd =
     // Read only by the commands that touch a sealed secret (server/cli/stores.ts).
     keyEncryptionKey: s.KEY_ENCRYPTION_KEY || undefined,
     keyEncryptionKeyFile: s.KEY_ENCRYPTION_KEY_FILE && resolve(cwd, s.KEY_ENCRYPTION_KEY_FILE),
+    ...(s.BANK_NAME ? { bankName: s.BANK_NAME } : {}),
   };
 }
 
@@ -479,6 +547,18 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     psuSessionInactivity: s.PSU_SESSION_INACTIVITY,
     psuLockoutDuration: s.PSU_LOCKOUT_DURATION,
     bankTimeZone: s.BANK_TIME_ZONE,
+    branding: {
+      ...(s.BANK_NAME ? { name: s.BANK_NAME } : {}),
+      ...(s.BANK_LOGO
+        ? {
+            logo: /^[a-z][a-z0-9+.-]*:/i.test(s.BANK_LOGO)
+              ? { url: new URL(s.BANK_LOGO).href }
+              : { path: resolve(cwd, s.BANK_LOGO) },
+          }
+        : {}),
+      ...(s.BANK_PRIMARY_COLOR ? { primaryColor: s.BANK_PRIMARY_COLOR.toLowerCase() } : {}),
+      ...(s.BANK_SUPPORT_URL ? { supportUrl: new URL(s.BANK_SUPPORT_URL).href } : {}),
+    },
     cbpiiConsentDays: s.CBPII_CONSENT_DAYS,
     authorizationCodeTtl: s.AUTHORIZATION_CODE_TTL,
     parExpiresIn: s.PAR_EXPIRES_IN,

@@ -18,7 +18,14 @@ import { ensureSandboxCa, ensureSandboxTls, sandboxPaths } from './pki/sandbox-f
 import { schedulePurge } from './protocol/purge.ts';
 import { seedSandboxPersonas } from './protocol/sandbox-personas.ts';
 import { startInProcessSigner } from './signing-keys.ts';
-import { checkBackendSupported, checkTlsPair, listenProblem, openDatabase, readSettingFile } from './startup.ts';
+import {
+  checkBackendSupported,
+  checkTlsPair,
+  listenProblem,
+  loadBranding,
+  openDatabase,
+  readSettingFile,
+} from './startup.ts';
 
 export interface RunningServer {
   /** The TPP (mTLS) listener, as reached on this machine. */
@@ -77,6 +84,8 @@ async function start(
   opened: (() => unknown)[],
   flushLog: () => void,
 ): Promise<RunningServer> {
+  // Before any port is bound: a logo that cannot be read or is not an image stops the start.
+  const branding = loadBranding(config.branding);
   if ('Deno' in globalThis) {
     // Deno's node:tls is rustls behind a fixed suite list: TLS_CIPHERS has no effect there.
     logger.warn(
@@ -190,6 +199,7 @@ async function start(
       refreshTokenRotation: config.refreshTokenRotation,
     },
     authorization: {
+      branding,
       sessionInactivitySeconds: config.psuSessionInactivity,
       lockoutSeconds: config.psuLockoutDuration,
       timeZone: config.bankTimeZone,

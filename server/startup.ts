@@ -6,8 +6,10 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { openSqlite } from '../db/sqlite.ts';
 import { createSqliteStores, type Stores } from '../db/stores.ts';
-import type { DatabaseSetting } from './config.ts';
+import type { BrandingAssets } from './app.ts';
+import type { Config, DatabaseSetting } from './config.ts';
 import { EXIT, OperatorError } from './operator-error.ts';
+import { logoContentType, MAX_LOGO_BYTES } from './pages/branding.ts';
 import type { StorageObserver } from './protocol/operations/ports.ts';
 import type { SecretSealer } from './protocol/secret-sealer.ts';
 import { inBinary } from './resources.ts';
@@ -143,8 +145,13 @@ export async function openDatabase(
 
 /** A file a setting names, read whole; a failure names the setting, the path and the cause (74). */
 export function readSettingFile(setting: string, path: string): string {
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(readSettingBytes(setting, path));
+}
+
+/** The bytes of a file a setting names (a logo); failures as readSettingFile's. */
+export function readSettingBytes(setting: string, path: string): Uint8Array {
   try {
-    return readFileSync(path, 'utf8');
+    return new Uint8Array(readFileSync(path));
   } catch (err) {
     const c = code(err);
     const what =
@@ -160,6 +167,25 @@ export function readSettingFile(setting: string, path: string): string {
       `${setting}=${path}: cannot read it (${c || 'error'}: ${what}): fix the path or the file's permissions`,
     );
   }
+}
+
+/** The branding settings as the app takes them: a logo file read and recognised (78 if not an image). */
+export function loadBranding(branding: Config['branding']): BrandingAssets {
+  const { logo, ...rest } = branding;
+  if (!logo) return rest;
+  if ('url' in logo) return { ...rest, logoUrl: logo.url };
+  const bytes = readSettingBytes('BANK_LOGO', logo.path);
+  if (bytes.byteLength > MAX_LOGO_BYTES) {
+    throw new OperatorError(
+      EXIT.config,
+      `BANK_LOGO=${logo.path}: ${bytes.byteLength} bytes, more than ${MAX_LOGO_BYTES}: give a smaller image`,
+    );
+  }
+  const contentType = logoContentType(bytes);
+  if (!contentType) {
+    throw new OperatorError(EXIT.config, `BANK_LOGO=${logo.path}: not a PNG, JPEG, WebP or SVG image`);
+  }
+  return { ...rest, logoFile: { bytes, contentType } };
 }
 
 /** The server's certificate and key parse, and the key is the certificate's (78 otherwise). */

@@ -45,8 +45,9 @@ function view(p: PsuRecord, now: number) {
 }
 
 function enrolment(ctx: ActionContext, psu: Pick<PsuRecord, 'username'>, secret: string) {
-  const issuer = ctx.storage().issuer;
-  const label = issuer ? new URL(issuer).host : 'psd2-oauth';
+  // The issuer is what the authenticator app shows above the code: the bank's name when set.
+  const { issuer, bankName } = ctx.storage();
+  const label = bankName ?? (issuer ? new URL(issuer).host : 'psd2-oauth');
   return { totp_secret: secret, totp_uri: totpFor(secret, psu.username, label).toString() };
 }
 

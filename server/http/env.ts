@@ -1,6 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { ListenerRole } from '../listeners.ts';
+import type { Branding } from '../pages/branding.ts';
 import type { OAuthErrorCode } from '../protocol/errors.ts';
 import type { TppIdentity } from '../protocol/tpp-identity.ts';
 
@@ -20,5 +21,7 @@ export type AppEnv = {
     /** The error_description sent to the client (logged with every 4xx). */
     errorDescription?: string;
     errorDetail?: string;
+    /** The bank's branding for the PSU pages' frame (BANK_NAME, BANK_LOGO, …); absent: neutral. */
+    branding?: Branding;
   };
 };

@@ -4,7 +4,8 @@
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { errorPage } from '../pages/authorize.ts';
-import type { Lang, MessageKey } from '../pages/i18n.ts';
+import { isLang, LANGUAGES, type Lang, type MessageKey } from '../pages/i18n.ts';
+import { type Frame, type PageContent, renderPage } from '../pages/layout.ts';
 import { authorizationResponseUrl } from '../protocol/authorization.ts';
 import type { AuthorizationRequest } from '../protocol/psu/ports.ts';
 import type { AuthorizationResponse } from '../protocol/psu-journey.ts';
@@ -28,14 +29,32 @@ export function secureHeaders(c: Context<AppEnv>, extra: PageSources = {}): void
   c.header('Referrer-Policy', 'no-referrer');
 }
 
+/**
+ * A PSU page in its frame: the bank's branding (set on the context by app.ts) and the switch to the
+ * same page in the other language. Without `languageSwitch`, a GET page offers its own URL with
+ * the language segment swapped (same query); a page answering a POST offers none unless given.
+ */
 export async function showPage(
   c: Context<AppEnv>,
-  body: ReturnType<typeof errorPage>,
+  page: PageContent,
   status: PageStatus,
-  extra?: PageSources,
+  extra: PageSources = {},
+  languageSwitch: Frame['languageSwitch'] = c.req.method === 'GET' ? sameRequestIn(c) : undefined,
 ) {
-  secureHeaders(c, extra);
-  return c.html(await body, status);
+  const branding = c.get('branding') ?? {};
+  // A logo the bank serves from elsewhere is allowed by its exact URL, as the TPP's is.
+  const images = [...(extra.images ?? []), ...(branding.logoSrc?.startsWith('https://') ? [branding.logoSrc] : [])];
+  secureHeaders(c, { ...extra, images });
+  return c.html(await renderPage(page, { branding, languageSwitch }), status);
+}
+
+/** This GET request's path in each other language: `/{lang}/…` or `/authorize`, query kept. */
+function sameRequestIn(c: Context<AppEnv>): Frame['languageSwitch'] {
+  const url = new URL(c.req.url);
+  const match = /^\/([a-z]{2})(\/.*)$/.exec(url.pathname);
+  const rest = match && isLang(match[1]) ? match[2] : url.pathname === '/authorize' ? '/authorize' : undefined;
+  if (rest === undefined) return undefined;
+  return Object.fromEntries(LANGUAGES.map((lang) => [lang, `/${lang}${rest}${url.search}`]));
 }
 
 export const showError = (c: Context<AppEnv>, lang: Lang, message: MessageKey, status: Exclude<PageStatus, 200>) =>

@@ -4,32 +4,15 @@
 import { html } from 'hono/html';
 import type { PsuAccount } from '../protocol/bank.ts';
 import { type Lang, type MessageKey, t } from './i18n.ts';
+import { layout, type PageContent } from './layout.ts';
 import { type TppDisplay, tppPanel } from './tpp.ts';
+
+/** The frame's content builder, for the other page modules (the dashboard). */
+export { layout } from './layout.ts';
 
 export type { TppDisplay } from './tpp.ts';
 
 type Html = ReturnType<typeof html>;
-
-/** The frame of every PSU page (header, title, main). */
-export function layout(lang: Lang, title: string, body: Html): Html {
-  return html`<!doctype html>
-<html lang="${lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title} – ${t(lang, 'bank')}</title>
-<link rel="stylesheet" href="/assets/psu.css">
-</head>
-<body>
-<div class="bank" role="banner">${t(lang, 'bank')}</div>
-<main id="main">
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>`;
-}
 
 function tppHeader(lang: Lang, tpp: TppDisplay): Html {
   return tppPanel(lang, tpp);
@@ -77,7 +60,7 @@ function wayOut(lang: Lang, view: StepView): Html {
 </form>`;
 }
 
-export function errorPage(lang: Lang, message: MessageKey, back?: { href: string; client: string }): Html {
+export function errorPage(lang: Lang, message: MessageKey, back?: { href: string; client: string }): PageContent {
   return layout(
     lang,
     t(lang, 'page.error'),
@@ -189,7 +172,7 @@ export function paymentPage(
     error?: MessageKey;
     chosen?: string;
   },
-): Html {
+): PageContent {
   const p = view.payment;
   const { amount, rows, row } = paymentRows(lang, p);
   const debtor = p.debtorIban
@@ -277,7 +260,7 @@ export function sandboxPage(
     error?: MessageKey;
     chosen?: { psuId: string; accountIds: string[] };
   },
-): Html {
+): PageContent {
   const chosenPsu = view.chosen?.psuId ?? view.personas[0]?.psuId;
   const personas = view.personas.map((persona) => {
     const selected = persona.psuId === chosenPsu;
@@ -315,7 +298,7 @@ ${wayOut(lang, view)}`,
   );
 }
 
-export function loginPage(lang: Lang, view: StepView & { action: string; message?: string }): Html {
+export function loginPage(lang: Lang, view: StepView & { action: string; message?: string }): PageContent {
   return layout(
     lang,
     t(lang, 'page.login'),
@@ -333,7 +316,7 @@ ${wayOut(lang, view)}`,
   );
 }
 
-export function otpPage(lang: Lang, view: StepView & { action: string }): Html {
+export function otpPage(lang: Lang, view: StepView & { action: string }): PageContent {
   return layout(
     lang,
     t(lang, 'page.otp'),
@@ -359,7 +342,7 @@ export function consentPage(
     error?: MessageKey;
     chosen?: string[];
   },
-): Html {
+): PageContent {
   const accounts = view.accounts.map((a) => accountChoice(lang, a, view.chosen?.includes(a.accountId) ?? false));
   return layout(
     lang,

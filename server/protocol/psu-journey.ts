@@ -603,7 +603,9 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       const stage: PsuSessionStage = page === 'otp' ? 'sca' : page;
       const loaded = await load(secret, [stage], now);
       if (isOutcome(loaded)) return loaded;
-      return apply(loaded.digest, loaded.session, steps.view(loaded.session, page, settings, now));
+      // The sandbox's consent step is its persona page (the language switch comes back to it by GET).
+      const shown: JourneyPage = page === 'consent' && settings.mode === 'sandbox' ? 'sandbox' : page;
+      return apply(loaded.digest, loaded.session, steps.view(loaded.session, shown, settings, now));
     },
 
     async login(secret: string | undefined, input: { csrf: string | undefined; username: string; password: string }) {

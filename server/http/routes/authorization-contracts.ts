@@ -272,3 +272,22 @@ export const stylesheetRoute = createRoute({
   summary: 'The stylesheet of the PSU pages',
   responses: { 200: { description: 'CSS', content: { 'text/css': { schema: z.string() } } } },
 });
+
+export const bankLogoRoute = createRoute({
+  hide: true,
+  method: 'get',
+  path: '/assets/bank-logo',
+  tags: [TAG],
+  summary: 'The bank’s logo (BANK_LOGO naming a file): PNG, JPEG, WebP or SVG',
+  responses: {
+    200: {
+      description: 'The logo',
+      content: {
+        'image/png': { schema: z.string() },
+        'image/jpeg': { schema: z.string() },
+        'image/webp': { schema: z.string() },
+        'image/svg+xml': { schema: z.string() },
+      },
+    },
+  },
+});

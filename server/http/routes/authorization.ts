@@ -3,7 +3,7 @@
 // outcome into a page, a redirect to the next step, or the redirect back to the client.
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { PSU_CSS } from '../../pages/assets.ts';
+import { psuStylesheet } from '../../pages/assets.ts';
 import {
   consentPage,
   debtorAccountPage,
@@ -14,7 +14,9 @@ import {
   sandboxPage,
   type TppDisplay,
 } from '../../pages/authorize.ts';
-import { formatInstant, isLang, type Lang, type MessageKey, negotiateLang, t } from '../../pages/i18n.ts';
+import { BANK_LOGO_PATH, type Branding } from '../../pages/branding.ts';
+import { formatInstant, isLang, LANGUAGES, type Lang, type MessageKey, negotiateLang, t } from '../../pages/i18n.ts';
+import type { PageContent } from '../../pages/layout.ts';
 import { tppDisplay as tppOf } from '../../pages/tpp.ts';
 import {
   authorizationResponseUrl,
@@ -30,16 +32,19 @@ import type { JourneyOutcome, PsuJourney } from '../../protocol/psu-journey.ts';
 import type { ClientStore } from '../../protocol/registration/ports.ts';
 import type { AppEnv } from '../env.ts';
 import {
+  type PageSources,
+  type PageStatus,
   pageSources,
   respondToClient,
   seeOther,
   sessionSecret,
   setSessionSecret,
+  showPage as show,
   showError,
-  showPage,
 } from '../psu-pages.ts';
 import {
   authorizeRoute,
+  bankLogoRoute,
   cancelRoute,
   consentFormRoute,
   debtorAccountFormRoute,
@@ -67,6 +72,8 @@ export interface AuthorizationRouteDeps {
   clock: () => number;
   /** IANA zone of the times the pages show (BANK_TIME_ZONE). */
   timeZone: string;
+  /** The bank's branding, validated (server/config.ts); the logo's bytes when BANK_LOGO is a file. */
+  branding?: Branding & { logoFile?: { bytes: Uint8Array; contentType: string } };
 }
 
 /** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1). */
@@ -96,7 +103,7 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
             request.state,
           );
           const tpp = await tppDisplay(request.clientId, lang);
-          return showPage(c, errorPage(lang, 'error.payment_changed', { href: back, client: tpp.name }), 409);
+          return show(c, errorPage(lang, 'error.payment_changed', { href: back, client: tpp.name }), 409);
         }
         return showError(c, lang, `error.${outcome.reason}` as MessageKey, outcome.status);
       case 'respond':
@@ -127,6 +134,13 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
     c.set('clientId', session.request.clientId);
     const tpp = await tppDisplay(session.request.clientId, lang);
     const sources = pageSources(session.request.redirectUri, tpp.logoUri);
+    // The other language shows this step of this session again: its own GET page (never the
+    // authorization request, whose request_uri is single use), or this very GET with its query.
+    const step = outcome.page === 'sandbox' ? 'consent' : outcome.page;
+    const stepPage = c.req.method === 'GET' && c.req.path.endsWith(`/authorize/${step}`);
+    const languages = stepPage ? undefined : Object.fromEntries(LANGUAGES.map((l) => [l, `/${l}/authorize/${step}`]));
+    const showPage = (c: Context<AppEnv>, page: PageContent, status: PageStatus, extra: PageSources) =>
+      show(c, page, status, extra, languages);
     const common = { tpp, csrf: session.csrfToken, cancelAction: `/${lang}/authorize/cancel` };
     const decision = `/${lang}/authorize/decision`;
     const days = journey.consentDays(session.request.scope);
@@ -401,10 +415,21 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
     pageValidation,
   );
 
+  const stylesheet = psuStylesheet(deps.branding?.primaryColor);
   app.openapi(stylesheetRoute, (c) => {
     c.header('Cache-Control', 'public, max-age=3600');
     c.header('X-Content-Type-Options', 'nosniff');
-    return c.body(PSU_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8' }) as never;
+    return c.body(stylesheet, 200, { 'Content-Type': 'text/css; charset=utf-8' }) as never;
+  });
+
+  const logo = deps.branding?.logoFile;
+  app.openapi(bankLogoRoute, (c) => {
+    if (!logo) throw new OAuthError('not_found', `No endpoint at GET ${BANK_LOGO_PATH}.`);
+    c.header('Cache-Control', 'public, max-age=3600');
+    c.header('X-Content-Type-Options', 'nosniff');
+    // An SVG opened on its own would be a document of this origin: no script, no plugin, sandboxed.
+    c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+    return c.body(logo.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': logo.contentType }) as never;
   });
 }
 
