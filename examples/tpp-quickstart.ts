@@ -6,7 +6,8 @@
 //
 // Settings: BASE_URL (default https://localhost:$PORT, PORT as for the server: 8443), DATA_DIR (the
 // sandbox's, default ./data), TPP_DIR (a QWAC made before with `psd2-oauth sandbox-cert --out DIR`;
-// made here when absent).
+// made here when absent). With the PSU pages on their own listener (the server's PSU_PORT), BASE_URL
+// is still the TPP listener (mTLS): the SDK reads where the pages are from the server's metadata.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,7 +57,8 @@ try {
   });
   console.log('registered', client.client_id, 'scope', client.scope);
 
-  // 3. The PSU's consent: in real life, send the browser to `url`; the sandbox can play the PSU.
+  // 3. The PSU's consent: in real life, send the browser to `url` (on the PSU listener when the bank
+  //    runs two); the sandbox can play the PSU.
   const { url, state, codeVerifier } = await tpp.authorizationUrl({
     clientId: client.client_id,
     redirectUri,

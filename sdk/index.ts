@@ -102,8 +102,9 @@ export interface TppClientOptions extends TlsCredentials {
   /** The server's issuer, e.g. https://localhost:8443. */
   baseUrl: string;
   /**
-   * Where the PSU pages are, when the bank serves them on their own listener (the metadata's
-   * `authorization_endpoint` without `/authorize`). Default: `baseUrl`.
+   * Where the PSU pages are (the metadata's `authorization_endpoint` without `/authorize`). Default:
+   * read once from the server's metadata (RFC 8414), so a bank that serves the pages on their own
+   * listener (PSU_PORT) needs nothing more than `baseUrl`.
    */
   psuBaseUrl?: string;
 }
@@ -179,9 +180,29 @@ export interface TppClient {
 
 export function createTppClient(options: TppClientOptions): TppClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const psuBaseUrl = (options.psuBaseUrl ?? baseUrl).replace(/\/+$/, '');
   const transport = createMtlsFetch(options);
   const api = createClient<paths>({ baseUrl, fetch: async (request) => (await transport).fetch(request) });
+  // The pages' base: given, or the metadata's authorization_endpoint (asked once; again after a failure).
+  let pages: Promise<string> | undefined = options.psuBaseUrl
+    ? Promise.resolve(options.psuBaseUrl.replace(/\/+$/, ''))
+    : undefined;
+  const psuBaseUrl = () => {
+    pages ??= api
+      .GET('/.well-known/oauth-authorization-server')
+      .then(unwrap)
+      .then((metadata) => {
+        const endpoint = (metadata as { authorization_endpoint?: string }).authorization_endpoint ?? '';
+        if (!/^https?:\/\/[^/]+(\/.*)?\/authorize$/.test(endpoint)) {
+          throw new Error(`the server's metadata names no usable authorization_endpoint (${endpoint || 'none'})`);
+        }
+        return endpoint.replace(/\/authorize$/, '');
+      })
+      .catch((err: unknown) => {
+        pages = undefined;
+        throw err;
+      });
+    return pages;
+  };
   const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
   async function prepare(request: AuthorizationRequest) {
@@ -226,7 +247,7 @@ export function createTppClient(options: TppClientOptions): TppClient {
     },
     async authorizationUrl(request) {
       const { params, state, codeVerifier, lang } = await prepare(request);
-      return { url: `${psuBaseUrl}/${lang}/authorize?${new URLSearchParams(params)}`, state, codeVerifier };
+      return { url: `${await psuBaseUrl()}/${lang}/authorize?${new URLSearchParams(params)}`, state, codeVerifier };
     },
     async pushAuthorizationRequest(request) {
       const { params, state, codeVerifier, lang } = await prepare(request);
@@ -234,7 +255,12 @@ export function createTppClient(options: TppClientOptions): TppClient {
         .POST('/par', { body: params as never, bodySerializer: formBody, headers: FORM })
         .then(unwrap)) as { request_uri: string; expires_in: number };
       const query = new URLSearchParams({ client_id: request.clientId, request_uri: pushed.request_uri });
-      return { url: `${psuBaseUrl}/${lang}/authorize?${query}`, state, codeVerifier, expiresIn: pushed.expires_in };
+      return {
+        url: `${await psuBaseUrl()}/${lang}/authorize?${query}`,
+        state,
+        codeVerifier,
+        expiresIn: pushed.expires_in,
+      };
     },
     exchangeCode: (p) =>
       token({

@@ -34,7 +34,7 @@ h1{font-size:1.4rem;line-height:1.3;margin:0 0 1rem}
 .verified dd{margin:0;overflow-wrap:anywhere}
 .tpp-links{list-style:none;padding:0;margin:.5rem 0 0;display:flex;flex-wrap:wrap;gap:.25rem 1rem;font-size:.9rem}
 .tpp-links a{color:var(--primary)}
-.host{color:#404040;font-size:.85rem;overflow-wrap:anywhere}
+.host{display:inline-block;color:#404040;font-size:.85rem;overflow-wrap:anywhere}
 ul.scopes{padding-left:1.25rem}
 .notice{background:#fff4ce;border-left:4px solid #8a6d00;padding:.5rem .75rem;margin:0 0 1rem}
 .alert{background:#fde7e9;border-left:4px solid #a4262c;color:#5c0a0e;padding:.5rem .75rem;margin:0 0 1rem}
@@ -47,7 +47,7 @@ legend{font-weight:600;padding:0 .25rem}
 label.field{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=text],input[type=password]{width:100%;padding:.6rem;font-size:1rem;border:1px solid #6b7280;border-radius:.25rem}
 .actions{display:flex;flex-wrap:wrap;gap:.75rem;margin-top:1.25rem}
-button{font-size:1rem;padding:.7rem 1.2rem;border-radius:.375rem;border:2px solid var(--primary);cursor:pointer;min-height:44px}
+button{font-family:inherit;font-size:1rem;padding:.7rem 1.2rem;border-radius:.375rem;border:2px solid var(--primary);cursor:pointer;min-height:44px}
 button.primary{background:var(--primary);color:#fff}
 button.secondary{background:#fff;color:var(--primary)}
 button:hover{filter:brightness(1.1)}

@@ -11,13 +11,11 @@ import { loadConfig, loadStorageConfig } from '../../server/config.ts';
 import { OperatorError } from '../../server/operator-error.ts';
 import { contrastWithWhite, logoContentType } from '../../server/pages/branding.ts';
 import { loadBranding } from '../../server/startup.ts';
+import { BANK_LOGO_SVG } from '../support/branding.ts';
 import { request } from '../support/https.ts';
 import { authorizeUrl, pkce, tags } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
-
-export const BANK_LOGO_SVG =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="32" viewBox="0 0 96 32"><rect width="96" height="32" rx="4" fill="#7a1f3d"/><text x="48" y="22" font-family="sans-serif" font-size="16" fill="#fff" text-anchor="middle">BEX</text></svg>';
 
 test('the primary colour: #rrggbb, and refused when white text on it is unreadable', () => {
   assert.ok(contrastWithWhite('#000000') > 20.9);

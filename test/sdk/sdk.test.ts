@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTppClient, OAuthError, type TppClient } from '../../sdk/index.ts';
+import { request } from '../support/https.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
@@ -114,5 +115,46 @@ describe('the TPP SDK against the real server', () => {
       tpp.clientCredentials({ clientId: 'no-such-client' }),
       (err) => err instanceof OAuthError && err.error === 'invalid_client' && err.status === 401,
     );
+  });
+});
+
+describe('the TPP SDK with two listeners (PSU_PORT): the pages found from the metadata', () => {
+  let s: TestServer;
+  let tpp: TppClient;
+  before(async () => {
+    s = await startTestServer({ PSU_PORT: '0' });
+    const qwac = await makeTpp(s, ['PSP_AI']);
+    // Only the TPP listener's address: the PSU pages' come from authorization_endpoint.
+    tpp = createTppClient({ baseUrl: s.url, cert: qwac.certChain, key: qwac.key, ca: s.caPem });
+  });
+  after(async () => {
+    await tpp.close();
+    await s.close();
+  });
+
+  test('authorizationUrl and pushAuthorizationRequest point at the PSU listener; sandboxConsent plays the PSU there', async () => {
+    assert.notEqual(s.psuUrl, s.url);
+    const client = await tpp.registerClient({ redirect_uris: [REDIRECT], scope: 'aisp' });
+    const { url, state, codeVerifier } = await tpp.authorizationUrl({
+      clientId: client.client_id,
+      redirectUri: REDIRECT,
+      scope: 'aisp',
+    });
+    assert.ok(url.startsWith(`${s.psuUrl}/fr/authorize?`), url);
+    const redirect = await tpp.sandboxConsent(url);
+    assert.equal(redirect.searchParams.get('state'), state);
+    const code = redirect.searchParams.get('code') ?? '';
+    const tokens = await tpp.exchangeCode({ clientId: client.client_id, code, redirectUri: REDIRECT, codeVerifier });
+    assert.equal(tokens.scope, 'aisp');
+    const pushed = await tpp.pushAuthorizationRequest({
+      clientId: client.client_id,
+      redirectUri: REDIRECT,
+      scope: 'aisp',
+      lang: 'en',
+    });
+    assert.ok(pushed.url.startsWith(`${s.psuUrl}/en/authorize?`), pushed.url);
+    assert.equal((await tpp.sandboxConsent(pushed.url, { refuse: true })).searchParams.get('error'), 'access_denied');
+    // The pages are not on the TPP listener: a URL built there would have been a 404.
+    assert.equal((await request(`${s.url}/fr/authorize?client_id=${client.client_id}`, { ca: s.caPem })).status, 404);
   });
 });
