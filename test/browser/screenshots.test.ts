@@ -87,6 +87,8 @@ async function openPage(browser: Browser, width: number): Promise<{ page: Page; 
 
 /** The branded header, and no horizontal scrolling at this width. */
 async function checkFrame(page: Page, width: number): Promise<void> {
+  // After a click, the next page's images may still be loading.
+  await page.waitForLoadState('load');
   assert.equal(await page.locator('header.bank .bank-name').textContent(), 'Banque Exemple');
   assert.match(await page.title(), / – Banque Exemple$/);
   assert.ok(await page.locator('header.bank img.bank-logo').evaluate((img: HTMLImageElement) => img.naturalWidth > 0));
