@@ -90,6 +90,11 @@ async function checkFrame(page: Page, width: number): Promise<void> {
   // After a click, the next page's images may still be loading.
   await page.waitForLoadState('load');
   assert.equal(await page.locator('header.bank .bank-name').textContent(), 'Banque Exemple');
+  // BANK_PRIMARY_COLOR=#7a1f3d, through the stylesheet (the CSP allows no inline style).
+  assert.equal(
+    await page.locator('header.bank').evaluate((h) => getComputedStyle(h).backgroundColor),
+    'rgb(122, 31, 61)',
+  );
   assert.match(await page.title(), / – Banque Exemple$/);
   assert.ok(await page.locator('header.bank img.bank-logo').evaluate((img: HTMLImageElement) => img.naturalWidth > 0));
   const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
