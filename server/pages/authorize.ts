@@ -220,7 +220,7 @@ export function debtorAccountPage(
     error?: MessageKey;
     chosen?: string;
   },
-): Html {
+): PageContent {
   const p = view.payment;
   const { amount, rows, row } = paymentRows(lang, p);
   return layout(

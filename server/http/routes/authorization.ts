@@ -136,7 +136,8 @@ export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: Authorization
     const sources = pageSources(session.request.redirectUri, tpp.logoUri);
     // The other language shows this step of this session again: its own GET page (never the
     // authorization request, whose request_uri is single use), or this very GET with its query.
-    const step = outcome.page === 'sandbox' ? 'consent' : outcome.page;
+    // (A page's name is its path segment, debtor_account's written with a hyphen.)
+    const step = outcome.page === 'sandbox' ? 'consent' : outcome.page.replace('_', '-');
     const stepPage = c.req.method === 'GET' && c.req.path.endsWith(`/authorize/${step}`);
     const languages = stepPage ? undefined : Object.fromEntries(LANGUAGES.map((l) => [l, `/${l}/authorize/${step}`]));
     const showPage = (c: Context<AppEnv>, page: PageContent, status: PageStatus, extra: PageSources) =>
