@@ -7,9 +7,6 @@ import { type Lang, type MessageKey, t } from './i18n.ts';
 import { layout, type PageContent } from './layout.ts';
 import { type TppDisplay, tppPanel } from './tpp.ts';
 
-/** The frame's content builder, for the other page modules (the dashboard). */
-export { layout } from './layout.ts';
-
 export type { TppDisplay } from './tpp.ts';
 
 type Html = ReturnType<typeof html>;

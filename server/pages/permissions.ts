@@ -4,8 +4,9 @@
 // messages live here, typed English-first like pages/i18n.ts, so a missing French one does not compile.
 import { html } from 'hono/html';
 import type { PaymentHistoryItem, Permission, PermissionOverview, TppIdentity } from '../protocol/permissions.ts';
-import { formatAmount, groupIban, layout } from './authorize.ts';
+import { formatAmount, groupIban } from './authorize.ts';
 import { formatInstant, type Lang, t } from './i18n.ts';
+import { layout, type PageContent } from './layout.ts';
 
 type Html = ReturnType<typeof html>;
 
@@ -153,7 +154,7 @@ const csrfField = (csrf: string) => html`<input type="hidden" name="csrf_token" 
 const alert = (message: string | undefined) => (message ? html`<p class="alert" role="alert">${message}</p>` : '');
 const notice = (message: string | undefined) => (message ? html`<p class="notice" role="status">${message}</p>` : '');
 
-export function signInPage(lang: Lang, view: { csrf: string; message?: string; notice?: string }): Html {
+export function signInPage(lang: Lang, view: { csrf: string; message?: string; notice?: string }): PageContent {
   const paths = dashboardPaths(lang);
   return layout(
     lang,
@@ -170,7 +171,7 @@ ${csrfField(view.csrf)}
   );
 }
 
-export function otpPage(lang: Lang, view: { csrf: string }): Html {
+export function otpPage(lang: Lang, view: { csrf: string }): PageContent {
   const paths = dashboardPaths(lang);
   return layout(
     lang,
@@ -189,7 +190,7 @@ ${signOutForm(lang, view.csrf)}`,
 export function personaPage(
   lang: Lang,
   view: { csrf: string; personas: { psuId: string; displayName: string }[]; notice?: string },
-): Html {
+): PageContent {
   const paths = dashboardPaths(lang);
   return layout(
     lang,
@@ -276,7 +277,7 @@ ${facts([
 export function dashboardPage(
   lang: Lang,
   view: { overview: PermissionOverview; csrf: string; timeZone: string; notice?: 'withdrawn' },
-): Html {
+): PageContent {
   const { overview, timeZone } = view;
   const paths = dashboardPaths(lang);
   const current = overview.current.map(
@@ -318,7 +319,7 @@ ${signOutForm(lang, view.csrf)}`,
 }
 
 /** The confirmation step: "Withdraw" and "Back" are two buttons of the same kind. */
-export function confirmPage(lang: Lang, view: { permission: Permission; csrf: string; timeZone: string }): Html {
+export function confirmPage(lang: Lang, view: { permission: Permission; csrf: string; timeZone: string }): PageContent {
   const { permission: p } = view;
   const paths = dashboardPaths(lang);
   return layout(
@@ -341,7 +342,7 @@ ${csrfField(view.csrf)}
   );
 }
 
-export function dashboardErrorPage(lang: Lang, message: PermissionMessage): Html {
+export function dashboardErrorPage(lang: Lang, message: PermissionMessage): PageContent {
   return layout(
     lang,
     t(lang, 'page.error'),
