@@ -760,6 +760,11 @@ export interface components {
              * @example PSDFR-ACPR-12345
              */
             organization_identifier: string | null;
+            /**
+             * @description The organisation name (O=) of the TPP’s QWAC, verified at registration; show it apart from the self-declared client_name.
+             * @example Exemple Paiements SAS
+             */
+            legal_name: string | null;
         };
         AuthorisedPayment: {
             authorization_id: string;

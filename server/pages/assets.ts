@@ -71,10 +71,6 @@ ul.cards{list-style:none;padding:0;margin:0 0 1rem;display:grid;gap:.75rem}
 .card{border:1px solid #d0d5dd;border-radius:.375rem;padding:.75rem 1rem;margin:0 0 1rem}
 ul.cards .card{margin:0}
 .card.ended{background:#f8f9fb}
-.tpp-identity{display:flex;flex-direction:column;gap:.1rem;margin-bottom:.6rem}
-.tpp-name{font-size:1.1rem}
-.verified{font-size:.9rem;color:#1e5631}
-.verified::before{content:"\\2713\\00a0"}
 dl.facts{display:grid;grid-template-columns:minmax(7rem,38%) minmax(0,1fr);gap:.3rem 1rem;margin:0 0 .75rem}
 dl.facts dt{font-weight:600;color:#404040}
 dl.facts dd{margin:0;overflow-wrap:anywhere}

@@ -4,9 +4,11 @@
 // messages live here, typed English-first like pages/i18n.ts, so a missing French one does not compile.
 import { html } from 'hono/html';
 import type { PaymentHistoryItem, Permission, PermissionOverview, TppIdentity } from '../protocol/permissions.ts';
+import { parsePsd2OrganizationIdentifier } from '../protocol/tpp-identity.ts';
 import { formatAmount, groupIban } from './authorize.ts';
 import { formatInstant, type Lang, t } from './i18n.ts';
 import { layout, type PageContent } from './layout.ts';
+import { displayText, type TppDisplay, tppPanel } from './tpp.ts';
 
 type Html = ReturnType<typeof html>;
 
@@ -42,8 +44,6 @@ const en = {
   'field.from': 'From your account',
   'field.authorised': 'Authorised on',
   'field.status': 'Status',
-  'tpp.verified': 'Verified by your bank: authorisation no. {id}',
-  'tpp.unverified': 'Identity not verified',
   'account.closed': 'account {id} (closed)',
   'status.withdrawn.psu': 'Withdrawn by you on {time}',
   'status.withdrawn.tpp': 'Withdrawn by the service on {time}',
@@ -104,8 +104,6 @@ const fr: Record<PermissionMessage, string> = {
   'field.from': 'Depuis votre compte',
   'field.authorised': 'Autorisé le',
   'field.status': 'État',
-  'tpp.verified': 'Vérifié par votre banque : agrément n° {id}',
-  'tpp.unverified': 'Identité non vérifiée',
   'account.closed': 'compte {id} (clôturé)',
   'status.withdrawn.psu': 'Retiré par vous le {time}',
   'status.withdrawn.tpp': 'Retiré par le service le {time}',
@@ -219,12 +217,23 @@ ${csrfField(csrf)}
 </form>`;
 }
 
-/** The TPP's name, and apart from it what the bank verified in its certificate. */
+/**
+ * The TPP's name, and apart from it what the bank verified in its certificate: the same panel as
+ * on the consent and payment pages, without logo and links (the dashboard lists many TPPs).
+ */
 function tppBlock(lang: Lang, tpp: TppIdentity): Html {
-  return html`<div class="tpp-identity">
-<strong class="tpp-name">${tpp.clientName}</strong>
-<span class="verified">${tpp.organizationId ? pt(lang, 'tpp.verified', { id: tpp.organizationId }) : pt(lang, 'tpp.unverified')}</span>
-</div>`;
+  const psd2 = tpp.organizationId ? parsePsd2OrganizationIdentifier(tpp.organizationId) : undefined;
+  const display: TppDisplay = {
+    name: displayText(tpp.clientName),
+    ...(tpp.legalName ? { legalName: displayText(tpp.legalName) } : {}),
+    ...(psd2
+      ? { authorisation: { nca: psd2.nca, country: psd2.country, number: displayText(psd2.pspId) } }
+      : tpp.organizationId
+        ? { organizationIdentifier: displayText(tpp.organizationId) }
+        : {}),
+    links: {},
+  };
+  return tppPanel(lang, display, { headingLevel: 3 });
 }
 
 function accountList(lang: Lang, accounts: Permission['accounts']): Html {

@@ -12,6 +12,7 @@ import type { AuthenticationEventLog, ConsentRecord, ConsentStore, PsuStore } fr
 import { sameToken } from './psu-journey.ts';
 import type { ClientStore } from './registration/ports.ts';
 import { secretDigest } from './secrets.ts';
+import { organizationNameFromDn } from './tpp-identity.ts';
 
 const DAY_MS = 86_400_000;
 /** How long ended permissions and authorised payments stay on the dashboard, and in the database. */
@@ -29,6 +30,8 @@ export interface TppIdentity {
   clientName: string;
   /** The QWAC's organizationIdentifier (e.g. `PSDFR-ACPR-12345`): verified by the bank. */
   organizationId: string | null;
+  /** The QWAC's organisation name (O=): verified by the bank; null when unknown or the client is gone. */
+  legalName: string | null;
 }
 
 export interface Permission {
@@ -186,7 +189,15 @@ function paymentItem(record: PaymentAuthorizationRecord, tpp: TppIdentity): Paym
 async function tppIdentity(deps: Pick<PermissionDeps, 'clients'>, clientId: string, lang?: string) {
   const client = await deps.clients.find(clientId);
   const name = client && (lang ? localized(client.metadata, 'client_name', lang) : client.metadata.client_name);
-  return { clientId, clientName: name ?? clientId, organizationId: client?.organizationId ?? null };
+  const legalName = client
+    ? (client.organizationName ?? organizationNameFromDn(client.metadata.tls_client_auth_subject_dn))
+    : undefined;
+  return {
+    clientId,
+    clientName: name ?? clientId,
+    organizationId: client?.organizationId ?? null,
+    legalName: legalName ?? null,
+  };
 }
 
 /**

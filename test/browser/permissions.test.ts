@@ -95,7 +95,10 @@ describe('permission dashboard in Chromium', { skip }, () => {
     const text = await page.locator('main').innerText();
     assert.match(text, /Budget Malin/);
     assert.match(text, /Fonds Check/);
-    assert.match(text, /Verified by your bank: authorisation no\. PSD[A-Z]{2}-/);
+    // The same verified panel as on the consent pages: the QWAC's O= and licence, apart from the declared name.
+    assert.equal(await page.locator('li.card[data-consent]:not(.ended) .verified').count(), 2);
+    assert.match(text, /Legal name\s+Test TPP \d+/);
+    assert.match(text, /Authorised by [A-Z]+( \([A-Za-z ]+\))?, no\. \S+/);
     assert.match(text, /FR76 3000 6000 0112 3456 7890 189/);
     assert.match(text, /including those older than 90 days/);
     assert.match(text, /Check that funds are available/);

@@ -84,6 +84,7 @@ describe('permission dashboard: the back-office JSON API', () => {
     assert.equal(pb.service, 'funds_confirmation');
     assert.equal(pa.tpp.client_name, 'Budget Malin');
     assert.match(pa.tpp.organization_identifier, /^PSD[A-Z]{2}-/);
+    assert.match(pa.tpp.legal_name, /^Test TPP \d+$/, 'the QWAC O=, verified at registration');
     assert.deepEqual(
       pa.accounts.map((x: { iban: string }) => x.iban),
       ['FR7630006000011234567890189', 'FR4030006000019876543210142'],

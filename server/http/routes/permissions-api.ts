@@ -35,6 +35,11 @@ const Tpp = z
       description: 'The organizationIdentifier of the TPP’s QWAC, verified at registration (e.g. PSDFR-ACPR-12345).',
       example: 'PSDFR-ACPR-12345',
     }),
+    legal_name: z.string().nullable().openapi({
+      description:
+        'The organisation name (O=) of the TPP’s QWAC, verified at registration; show it apart from the self-declared client_name.',
+      example: 'Exemple Paiements SAS',
+    }),
   })
   .openapi('PermissionTpp');
 
@@ -172,6 +177,7 @@ const tppView = (tpp: TppIdentity) => ({
   client_id: tpp.clientId,
   client_name: tpp.clientName,
   organization_identifier: tpp.organizationId,
+  legal_name: tpp.legalName,
 });
 const permissionView = (p: Permission): z.infer<typeof PermissionSchema> => ({
   consent_id: p.consentId,
