@@ -5,50 +5,16 @@
 // the frame, while it renders the same pages top-level and frames a harmless response of the same
 // server (so the harness can tell framing from failure). /docs likewise.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type Browser, browserSkipReason, launch, REDIRECT } from '../support/browser.ts';
 import { authorizeUrl, pkce } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const REDIRECT = 'https://tpp.example/callback';
 const HOSTILE_LOGO = 'https://tpp.example/l.png; frame-ancestors *';
-
-function skipReason(): string | undefined {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-    return `${CHROMIUM} is missing (apt-get install chromium)`;
-  }
-  return undefined;
-}
-const skip = skipReason();
-
-type Browser = Awaited<ReturnType<typeof import('playwright-core')['chromium']['launchPersistentContext']>>;
-
-async function launch(): Promise<{ context: Browser; profile: string }> {
-  const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'psd2-oauth-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    ignoreHTTPSErrors: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  return { context, profile };
-}
+const skip = browserSkipReason();
 
 /** The second origin: a page that frames whatever `src` names. */
 async function framingOrigin(): Promise<{ server: Server; url: (src: string) => string }> {
@@ -67,7 +33,7 @@ async function framingOrigin(): Promise<{ server: Server; url: (src: string) => 
 
 describe('the consent page cannot be framed cross-origin (Chromium)', { skip }, () => {
   let s: TestServer;
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: Browser;
   let framer: Awaited<ReturnType<typeof framingOrigin>>;
   const clients: Record<string, string> = {};
 
@@ -117,8 +83,7 @@ describe('the consent page cannot be framed cross-origin (Chromium)', { skip }, 
     clients.legacy = 'legacy-hostile';
   });
   after(async () => {
-    await browser?.context.close();
-    if (browser) rmSync(browser.profile, { recursive: true, force: true });
+    await browser?.close();
     framer?.server.close();
     await s?.close();
   });
