@@ -35,6 +35,7 @@ const skip = browserSkipReason();
 const PASSWORD = 'correct horse battery staple';
 const CREDITOR_IBAN = 'FR7630004000031234567890143';
 const PAYER_IBANS = ['FR7630006000011234567890189', 'FR7610107001011234567890129'] as const;
+const BLOCKED_IBAN = 'FR4030006000019876543210142';
 const PAYMENT: PaymentRequest = {
   instructedAmount: { amount: '123.50', currency: 'EUR' },
   creditorName: 'Boulangerie Martin',
@@ -58,6 +59,8 @@ const L = {
     later: 'Vous le choisirez après avoir saisi votre code.',
     withdrawn: 'Ce paiement a été retiré',
     back: 'Revenir à PayCo (FR)',
+    failed: 'L’authentification a échoué. Vérifiez vos informations et réessayez.',
+    blocked: /^Trop de tentatives échouées : l’accès est bloqué jusqu’à /u,
   },
   en: {
     amount: /€123\.50/,
@@ -73,6 +76,8 @@ const L = {
     later: 'You choose it after entering your code.',
     withdrawn: 'This payment was withdrawn',
     back: 'Return to PayCo',
+    failed: 'Authentication failed. Check your details and try again.',
+    blocked: /^Too many failed attempts: access is blocked until /,
   },
 } as const;
 type Lang = keyof typeof L;
@@ -93,6 +98,7 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
   let prodServer: TestServer | undefined;
   let sandboxServer: TestServer | undefined;
   let totpSecret: string;
+  let blockedSecret: string;
   /** The production server's clock: real time plus what a test moved it by. */
   let offset = 0;
   const clock = () => Date.now() + offset;
@@ -168,6 +174,15 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
     };
     await psuCommandWith(['add', '--username', 'payer', '--name', 'Payer', '--password-stdin'], started.config, io);
     totpSecret = /^totp_secret: (\w+)$/m.exec(out)![1]!;
+    // The lockout test blocks its own PSU, so the other tests' PSU is never blocked.
+    out = '';
+    await psuCommandWith(['add', '--username', 'blocked', '--name', 'Blocked', '--password-stdin'], started.config, io);
+    blockedSecret = /^totp_secret: (\w+)$/m.exec(out)![1]!;
+    await accountCommandWith(
+      ['add', '--username', 'blocked', '--iban', BLOCKED_IBAN, '--name', 'Compte Bloqué'],
+      started.config,
+      io,
+    );
     for (const [iban, name] of [
       [PAYER_IBANS[0], 'Compte Chèques'],
       [PAYER_IBANS[1], 'Compte Joint'],
@@ -214,8 +229,8 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
   }
 
   /** Production: the login, right or wrong, leads to the payment page. */
-  async function login(lang: Lang, password = PASSWORD) {
-    await page.getByLabel(L[lang].id).fill('payer');
+  async function login(lang: Lang, password = PASSWORD, username = 'payer') {
+    await page.getByLabel(L[lang].id).fill(username);
     await page.getByLabel(L[lang].password).fill(password);
     await page.getByRole('button', { name: L[lang].go, exact: true }).click();
     await page.getByLabel(L[lang].otp).waitFor();
@@ -421,6 +436,50 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
       const status = (await side.bank.call('GET', `/payment-authorizations/${authorizationId}`)).json();
       assert.equal(status.status, 'withdrawn');
     }
+  });
+
+  test('production (fr): 5 failures on the payment page block the PSU with one message each, until PSU_LOCKOUT_DURATION has passed', async () => {
+    const { authorizationId } = await start(prod, 'fr', { debtorAccount: { iban: BLOCKED_IBAN } });
+    const alert = async () => {
+      await page.getByRole('alert').waitFor();
+      return (await page.getByRole('alert').textContent())?.trim() ?? '';
+    };
+    // 2 wrong passwords, then 3 wrong codes after the right password: each failure back to the
+    // login with the same message (RTS art. 4(3)(a)), the fifth blocks (art. 4(3)(b)).
+    const seen: string[] = [];
+    for (const password of ['faux', 'faux', PASSWORD, PASSWORD, PASSWORD]) {
+      await login('fr', password, 'blocked');
+      assert.equal(new URL(page.url()).pathname, '/fr/authorize/payment');
+      await page.getByLabel(L.fr.otp).fill('000000');
+      await page.getByRole('button', { name: L.fr.confirm, exact: true }).click();
+      await page.waitForURL(/\/fr\/authorize\/login\?retry=/);
+      seen.push(await alert());
+    }
+    assert.deepEqual(seen.slice(0, 4), Array(4).fill(L.fr.failed));
+    assert.match(seen[4]!, L.fr.blocked);
+    await screenshot(page, 'payment-blocked-fr');
+    // Blocked: the right password and the right code are refused at once, before any payment page.
+    await page.getByLabel(L.fr.id).fill('blocked');
+    await page.getByLabel(L.fr.password).fill(PASSWORD);
+    await page.getByRole('button', { name: L.fr.go, exact: true }).click();
+    await page.waitForURL(/\/fr\/authorize\/login\?retry=locked/);
+    assert.match(await alert(), L.fr.blocked);
+    assert.equal(
+      (await prod.bank.call('GET', `/payment-authorizations/${authorizationId}`)).json().status,
+      'awaiting_authorisation',
+    );
+    // PSU_LOCKOUT_DURATION (1800 s by default) later, by the server's clock, the PSU goes through
+    // again (in a new journey: the blocked one ended with the 5-minute inactivity long before).
+    offset += 1_801_000;
+    const again = await start(prod, 'fr', { debtorAccount: { iban: BLOCKED_IBAN } });
+    await login('fr', PASSWORD, 'blocked');
+    offset += 30_000;
+    await page.getByLabel(L.fr.otp).fill(currentTotp(blockedSecret, clock()));
+    const back = redirected();
+    await page.getByRole('button', { name: L.fr.confirm, exact: true }).click();
+    const tokens = await token(prod, await back, again.state, again.codeVerifier);
+    assert.deepEqual((tokens.authorization_details as any[])[0].debtorAccount, { iban: BLOCKED_IBAN });
+    assert.equal((tokens.authorization_details as any[])[0].identifier, again.authorizationId);
   });
 
   test('no Content-Security-Policy violation on any page', () => {
