@@ -7,7 +7,9 @@
 // escaped. One browser and one page for the file; screenshots (1280 and 390 px wide) go to
 // test-artifacts/.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import { paymentRedirect } from '../../sdk/index.ts';
@@ -15,6 +17,7 @@ import { accountCommandWith } from '../../server/cli/account.ts';
 import { psuCommandWith } from '../../server/cli/psu.ts';
 import { currentTotp } from '../../server/protocol/psu-authentication.ts';
 import { type Bank, type PaymentRequest, startBank } from '../support/bank.ts';
+import { brandingEnv } from '../support/branding.ts';
 import {
   type Browser,
   browserSkipReason,
@@ -98,6 +101,8 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
   let prodServer: TestServer | undefined;
   let sandboxServer: TestServer | undefined;
   let totpSecret: string;
+  // The bank's branding, as a bank runs it: the screenshots show its header.
+  const logoDir = mkdtempSync(join(tmpdir(), 'psd2-oauth-brand-'));
   let blockedSecret: string;
   /** The production server's clock: real time plus what a test moved it by. */
   let offset = 0;
@@ -151,12 +156,12 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
   before(async () => {
     // Each assigned as soon as it exists, so that `after` closes it even if another start failed.
     const [started, sandboxStarted] = await Promise.all([
-      startProductionServer({}, undefined, { clock }).then((started) => {
+      startProductionServer(brandingEnv(logoDir), undefined, { clock }).then((started) => {
         prodDir = started.dataDir;
         prodServer = started.server;
         return started;
       }),
-      startTestServer().then((s) => {
+      startTestServer(brandingEnv(logoDir)).then((s) => {
         sandboxServer = s;
         return s;
       }),
@@ -202,6 +207,7 @@ describe('payment pages in Chromium (production with TOTP, sandbox with personas
     await prodServer?.close();
     await sandboxServer?.close();
     if (prodDir) rmSync(prodDir, { recursive: true, force: true });
+    rmSync(logoDir, { recursive: true, force: true });
   });
 
   /**

@@ -4,9 +4,13 @@
 // untouched, the history shows the withdrawal, and the back-office API says the same. Screenshots
 // of the dashboard in French and English, desktop and 390 px wide, go to test-artifacts/.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sandboxAccountId, sandboxPsuId } from '../../server/protocol/sandbox-personas.ts';
 import { startBank } from '../support/bank.ts';
+import { brandingEnv } from '../support/branding.ts';
 import { type Browser, browserSkipReason, cspViolations, launch, type Page, screenshot } from '../support/browser.ts';
 import {
   addResourceServer,
@@ -31,8 +35,11 @@ describe('permission dashboard in Chromium', { skip }, () => {
   const tokens: Record<string, { access_token: string; refresh_token?: string; consentId: string }> = {};
   let brunosConsent = '';
 
+  // The bank's branding, as a bank runs it: the screenshots show its header.
+  const logoDir = mkdtempSync(join(tmpdir(), 'psd2-oauth-brand-'));
+
   before(async () => {
-    s = await startTestServer(await backOfficeEnv());
+    s = await startTestServer({ ...(await backOfficeEnv()), ...brandingEnv(logoDir) });
     browser = await launch();
     budget = await oauthTpp(s, ['PSP_AI'], {
       redirect_uris: [REDIRECT_URI],
@@ -76,6 +83,7 @@ describe('permission dashboard in Chromium', { skip }, () => {
   after(async () => {
     await browser?.close();
     await s?.close();
+    rmSync(logoDir, { recursive: true, force: true });
   });
 
   async function signIn(page: Page, lang: 'fr' | 'en') {
