@@ -41,10 +41,12 @@ export function openSqlite(path: string): Db {
   const nativeBinding = sqliteNativeBinding(dataDir);
   // better-sqlite3 takes the addon object itself; its type declarations only know a path.
   const sqlite = new Database(path, nativeBinding ? { nativeBinding: nativeBinding as never } : {});
+  // The busy timeout first: switching a new file to WAL takes an exclusive lock, and another
+  // process starting on the same empty file at the same moment would otherwise fail at once.
+  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
   const synchronous = sqlite.pragma('synchronous', { simple: true });
   if (synchronous !== SYNCHRONOUS_FULL) {
     sqlite.close();
@@ -54,8 +56,40 @@ export function openSqlite(path: string): Db {
   // the connection itself ($client).
   const db = drizzle({ client: statementCache(sqlite) as Database.Database, schema }) as Db;
   db.$client = sqlite;
-  migrate(db, { migrationsFolder: migrationsFolder(dataDir) });
+  migrateOnce(db, migrationsFolder(dataDir));
   return db;
+}
+
+/**
+ * drizzle's migrator reads the last applied migration before its transaction begins. Two
+ * processes starting together on one empty file can both read "none"; the one that writes second
+ * then fails, on SQLITE_BUSY or on a table the other just created. When another process applied
+ * migrations meanwhile (the applied count moved) or the file was busy, the migrator runs again and
+ * finds them applied; any other failure is thrown as it is.
+ */
+function migrateOnce(db: Db, migrationsFolder: string): void {
+  const applied = (): number => {
+    try {
+      return db.$client.prepare('select count(*) from __drizzle_migrations').pluck().get() as number;
+    } catch {
+      return -1;
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 1; ; attempt++) {
+    const before = applied();
+    try {
+      migrate(db, { migrationsFolder });
+      return;
+    } catch (err) {
+      const { code, cause } = err as { code?: unknown; cause?: { code?: unknown } };
+      const sqliteCode = String(code ?? cause?.code ?? '');
+      const raced = sqliteCode.startsWith('SQLITE_BUSY') || applied() !== before;
+      if (!raced || Date.now() > deadline) throw err;
+      if (db.$client.inTransaction) db.$client.exec('ROLLBACK');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(25 * attempt, 250));
+    }
+  }
 }
 
 /** SQL texts whose compiled statement is kept: the store's query shapes are far fewer. */
