@@ -39,6 +39,12 @@ export interface Measurement {
    * other jobs share the machine. Absent where /proc is not there.
    */
   cpuMsPerOp?: number;
+  /** PostgreSQL rows: the part of cpuMsPerOp spent by the cluster's processes. */
+  databaseCpuMsPerOp?: number;
+  /** PostgreSQL rows: transactions that wrote (took a transaction id), per operation. */
+  commitsPerOp?: number;
+  /** PostgreSQL rows: WAL bytes written per operation. */
+  walBytesPerOp?: number;
 }
 
 export type LoadResult = { measurement: Measurement } | { unavailable: string } | { error: string };

@@ -20,7 +20,7 @@ interface CpuProfile {
 const RULES: [RegExp, string][] = [
   [/node_modules\/jose\//, 'signing (jose, node:crypto)'],
   [/node_modules\/(@peculiar|pkijs|asn1js|pvtsutils|reflect-metadata|tslib)\//, 'certificates (X.509, ASN.1)'],
-  [/node_modules\/(better-sqlite3|drizzle-orm)\//, 'SQL (drizzle, better-sqlite3)'],
+  [/node_modules\/(better-sqlite3|drizzle-orm|postgres)\//, 'SQL (drizzle, better-sqlite3, postgres.js)'],
   [/node_modules\/zod\//, 'validation (zod)'],
   [/node_modules\/(hono|@hono)\//, 'framework (Hono, zod-openapi, node-server)'],
   [/node_modules\/(pino|sonic-boom|thread-stream|fast-redact|quick-format-unescaped)/, 'logging (pino)'],

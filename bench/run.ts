@@ -8,8 +8,8 @@
 //                    [--scenarios client_credentials,introspection] [--smoke] [--profile] [--out FILE]
 //                    [--servers psd2-oauth,Hono (a subset of the rows; writes nothing)]
 //                    [--log-level info] [--keep (the temporary folder: server logs, database)]
-//                    [--database sqlite,postgres (default; --smoke: sqlite): PostgreSQL rows for the
-//                     scenarios that write, on a throwaway cluster started here, skipped with a
+//                    [--database sqlite,postgres (default; --smoke: sqlite): PostgreSQL rows for
+//                     psd2-oauth's scenarios, on a throwaway cluster started here, skipped with a
 //                     message where PostgreSQL is not installed]
 import { spawnSync } from 'node:child_process';
 import {
@@ -83,7 +83,13 @@ const settings = flags.smoke
     };
 const scenarios = flags.scenarios.split(',').map((s) => s.trim()) as ScenarioName[];
 for (const s of scenarios) if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
-const servers = flags.profile ? ['psd2-oauth'] : flags.servers?.split(',').map((s) => s.trim());
+// --profile profiles psd2-oauth on SQLite, or the psd2-oauth rows named by --servers (e.g.
+// 'psd2-oauth PostgreSQL'); every other server is left out.
+const servers = flags.profile
+  ? (flags.servers?.split(',').map((s) => s.trim()) ?? ['psd2-oauth'])
+  : flags.servers?.split(',').map((s) => s.trim());
+if (flags.profile && servers?.some((v) => !v.startsWith('psd2-oauth')))
+  throw new Error('--profile: psd2-oauth rows only');
 for (const v of servers ?? []) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown server ${v}`);
 const databases = (flags.database ?? (flags.smoke ? 'sqlite' : 'sqlite,postgres')).split(',').map((d) => d.trim());
 for (const d of databases) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`unknown database ${d}`);
@@ -130,11 +136,17 @@ interface RunningServer {
   /** One process, or one per instance. */
   children: Child[];
   origins: string[];
-  /** The processes whose CPU time a measurement charges to this server (its database's too). */
+  /** The server's own processes, whose CPU time a measurement charges to it. */
   pids(): number[];
+  /** PostgreSQL: the cluster's processes, charged to the server too but reported apart. */
+  databasePids?(): number[];
+  /** What the load process needs for this server (the resource server's credentials...). */
+  options: Record<string, string>;
 }
 
 let cluster: Cluster | undefined;
+/** The SQLite psd2-oauth's options (its resource server, created before it starts). */
+let sqliteOptions: Record<string, string> = {};
 
 /** The PostgreSQL cluster's processes: the postmaster and its children (one backend per connection). */
 function postgresPids(): number[] {
@@ -170,8 +182,30 @@ function postgresPids(): number[] {
  */
 async function postgresEnv(name: string): Promise<Record<string, string>> {
   if (!cluster) throw new Error('no PostgreSQL cluster');
-  return { DATA_DIR: ownDataDir(name), DATABASE_URL: await freshDatabase(cluster.url) };
+  const url = await freshDatabase(cluster.url);
+  if (process.env.BENCH_PG_LOG_STATEMENTS) {
+    // Diagnosis (with --keep): every statement of this database in the cluster's log.
+    const sql = (await import('postgres')).default(cluster.url, { max: 1, onnotice: () => {} });
+    await sql.unsafe(`alter database ${new URL(url).pathname.slice(1)} set log_statement = 'all'`);
+    await sql.end();
+  }
+  return { DATA_DIR: ownDataDir(name), DATABASE_URL: url };
 }
+
+/**
+ * The cluster's write counters: the next transaction id (every transaction that writes takes one,
+ * so the difference counts durable commits and rollbacks) and the WAL position (bytes written).
+ * Read without taking a transaction id; cluster-wide, which is exact while one server is loaded.
+ */
+async function postgresCounters(): Promise<{ xid: number; walBytes: number } | undefined> {
+  if (!cluster) return undefined;
+  counterConnection ??= (await import('postgres')).default(cluster.url, { max: 1, onnotice: () => {} });
+  const [row] = await counterConnection<{ xid: string; wal: string }[]>`
+    select pg_snapshot_xmax(pg_current_snapshot())::text as xid,
+           (pg_current_wal_lsn() - '0/0'::pg_lsn)::text as wal`;
+  return row ? { xid: Number(row.xid), walBytes: Number(row.wal) } : undefined;
+}
+let counterConnection: import('postgres').Sql | undefined;
 
 /** A DATA_DIR of its own for another psd2-oauth server, with the bench's sandbox CA and TLS files. */
 function ownDataDir(name: string): string {
@@ -187,7 +221,10 @@ async function startProcess(name: string, script: string, args: string[], env: R
   const logFile = join(work, `${name}.log`);
   const child = startChild(benchFile(script), {
     args,
-    execArgv: name === 'psd2-oauth' && flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    execArgv:
+      name.startsWith('psd2-oauth') && flags.profile
+        ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, name), '--cpu-prof-name', 'server.cpuprofile']
+        : [],
     env: {
       BENCH_PKI_DIR: dataDir,
       DATA_DIR: dataDir,
@@ -213,14 +250,22 @@ async function startBenchServer(name: ServerName): Promise<RunningServer> {
     return {
       children,
       origins: instances.map((i) => i.origin),
-      pids: () => [...children.flatMap((c) => (c.process.pid ? [c.process.pid] : [])), ...postgresPids()],
+      pids: () => children.flatMap((c) => (c.process.pid ? [c.process.pid] : [])),
+      databasePids: postgresPids,
+      // The resource server is created in this server's own database, through the CLI on it.
+      options: scenarios.includes('introspection') ? resourceServerCredentials(env) : {},
     };
   }
   if (name === 'psd2-oauth-metrics') {
     // The same server with its admin listener, hence prom-client's counters and histograms, on.
     const env = { DATA_DIR: ownDataDir(name), ADMIN_PORT: '0' };
     const { child, origin } = await startProcess(name, 'servers/psd2-oauth.ts', [], env);
-    return { children: [child], origins: [origin], pids: () => (child.process.pid ? [child.process.pid] : []) };
+    return {
+      children: [child],
+      origins: [origin],
+      pids: () => (child.process.pid ? [child.process.pid] : []),
+      options: {},
+    };
   }
   const ceiling = name === 'hono' || name === 'node';
   const { child, origin } = await startProcess(
@@ -229,13 +274,21 @@ async function startBenchServer(name: ServerName): Promise<RunningServer> {
     ceiling ? [name] : [],
     {},
   );
-  return { children: [child], origins: [origin], pids: () => (child.process.pid ? [child.process.pid] : []) };
+  return {
+    children: [child],
+    origins: [origin],
+    pids: () => (child.process.pid ? [child.process.pid] : []),
+    options: name === 'psd2-oauth' ? sqliteOptions : {},
+  };
 }
 
-/** `psd2-oauth resource-server add` (issue 6), when the command exists: the introspection caller. */
-function resourceServerCredentials(): Record<string, string> {
+/**
+ * `psd2-oauth resource-server add`: the introspection caller, created in the database the server
+ * uses (the SQLite file of `DATA_DIR`, or `DATABASE_URL`'s PostgreSQL database).
+ */
+function resourceServerCredentials(env: Record<string, string>): Record<string, string> {
   const result = spawnSync(NODE, [join(ROOT, 'server/bin.ts'), 'resource-server', 'add', 'bench-rs', '--json'], {
-    env: { ...process.env, DATA_DIR: dataDir, MODE: 'sandbox', LOG_LEVEL: 'warn' },
+    env: { ...process.env, MODE: 'sandbox', LOG_LEVEL: 'warn', ...env },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -283,22 +336,41 @@ function cpuSpent(start: Map<number, number>, end: Map<number, number>): number 
 }
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
-async function load(spec: LoadSpec, serverPids: () => number[]): Promise<LoadResult> {
+async function load(spec: LoadSpec, server: RunningServer): Promise<LoadResult> {
   const logFile = join(work, 'load.log');
   const child = startChild(benchFile('load.ts'), { args: [JSON.stringify(spec)], logFile, ipc: true });
   const limit = spec.warmupMs + spec.durationMs + 60_000;
+  const databasePids = () => server.databasePids?.() ?? [];
   let cpuAtStart: Map<number, number> | undefined;
+  let databaseCpuAtStart: Map<number, number> | undefined;
+  let countersAtStart: Promise<Awaited<ReturnType<typeof postgresCounters>>> | undefined;
   try {
     const result = await firstMessage<LoadResult>(child, limit, logFile, (message) => {
       if ((message as { measuring?: boolean }).measuring !== true) return true;
-      cpuAtStart = cpuMs(serverPids());
+      cpuAtStart = cpuMs(server.pids());
+      databaseCpuAtStart = cpuMs(databasePids());
+      if (server.databasePids) countersAtStart = postgresCounters().catch(() => undefined);
       return false;
     });
-    const cpuAtEnd = cpuMs(serverPids());
+    const cpuAtEnd = cpuMs(server.pids());
+    const databaseCpuAtEnd = cpuMs(databasePids());
+    const countersAtEnd = countersAtStart ? await postgresCounters().catch(() => undefined) : undefined;
     if ('measurement' in result && cpuAtStart !== undefined && cpuAtEnd !== undefined) {
       const m = result.measurement;
       const operations = (m.rps * m.elapsedMs) / 1000;
-      if (operations > 0) m.cpuMsPerOp = cpuSpent(cpuAtStart, cpuAtEnd) / operations;
+      if (operations > 0) {
+        const database =
+          databaseCpuAtStart && databaseCpuAtEnd ? cpuSpent(databaseCpuAtStart, databaseCpuAtEnd) / operations : 0;
+        m.cpuMsPerOp = cpuSpent(cpuAtStart, cpuAtEnd) / operations + database;
+        if (server.databasePids) {
+          m.databaseCpuMsPerOp = database;
+          const before = await countersAtStart;
+          if (before && countersAtEnd) {
+            m.commitsPerOp = (countersAtEnd.xid - before.xid) / operations;
+            m.walBytesPerOp = (countersAtEnd.walBytes - before.walBytes) / operations;
+          }
+        }
+      }
     }
     return result;
   } catch (err) {
@@ -312,7 +384,11 @@ function describe(result: LoadResult): string {
   if ('measurement' in result) {
     const m = result.measurement;
     const failures = m.non2xx + m.errors;
-    const cpu = m.cpuMsPerOp === undefined ? '' : `  cpu ${m.cpuMsPerOp.toFixed(2)} ms/op`;
+    const database =
+      m.databaseCpuMsPerOp === undefined
+        ? ''
+        : ` (PostgreSQL ${m.databaseCpuMsPerOp.toFixed(2)}, ${m.commitsPerOp?.toFixed(1) ?? '?'} commits, ${((m.walBytesPerOp ?? 0) / 1024).toFixed(1)} KiB WAL)`;
+    const cpu = m.cpuMsPerOp === undefined ? '' : `  cpu ${m.cpuMsPerOp.toFixed(2)} ms/op${database}`;
     return `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(1)} ms  p99 ${m.p99.toFixed(1)} ms${cpu}${failures ? `  (${failures} non-2xx/errors: ${m.firstFailure})` : ''}`;
   }
   return 'unavailable' in result ? `n/a: ${result.unavailable}` : `FAILED: ${result.error}`;
@@ -396,16 +472,19 @@ function postgresTable(samples: Sample[]): string | undefined {
       const pg = measurementsOf(samples, scenario, variant);
       if (pg.size === 0) continue;
       const ms = [...pg.values()];
-      const cpus = ms.flatMap((m) => (m.cpuMsPerOp === undefined ? [] : [m.cpuMsPerOp]));
+      const medianOf = (pick: (m: Measurement) => number | undefined, digits: number) => {
+        const xs = ms.flatMap((m) => (pick(m) === undefined ? [] : [pick(m) as number]));
+        return xs.length ? median(xs).toFixed(digits) : '';
+      };
       rows.push(
-        `| ${SCENARIO_TITLES[scenario]} | ${variant} | ${median(ms.map((m) => m.rps)).toFixed(0)} | ${cpus.length ? median(cpus).toFixed(2) : ''} | ${ratioText(pairRatios(pg, sqlite))} | ${ratioText(pairRatios(pg, peer))} |`,
+        `| ${SCENARIO_TITLES[scenario]} | ${variant} | ${median(ms.map((m) => m.rps)).toFixed(0)} | ${medianOf((m) => m.cpuMsPerOp, 2)} | ${medianOf((m) => m.databaseCpuMsPerOp, 2)} | ${medianOf((m) => m.commitsPerOp, 1)} | ${ratioText(pairRatios(pg, sqlite))} | ${ratioText(cpuRatios(pg, sqlite))} | ${ratioText(pairRatios(pg, peer))} |`,
       );
     }
   }
   if (rows.length === 0) return undefined;
   return [
-    '| scenario | server | req/s (median) | CPU ms/op (instances + PostgreSQL) | ÷ psd2-oauth on SQLite | ÷ oidc-provider JWT |',
-    '|---|---|---:|---:|---:|---:|',
+    '| scenario | server | req/s (median) | CPU ms/op (instances + PostgreSQL) | of which PostgreSQL | commits/op | req/s ÷ psd2-oauth on SQLite | CPU/op: SQLite ÷ this | req/s ÷ oidc-provider JWT |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
@@ -423,6 +502,20 @@ function issue16Table(samples: Sample[]): string {
     line('registration, SQLite ÷ oidc-provider JWT', 'psd2-oauth', 'oidc-provider JWT', 'registration', 1),
     line('code flow, PostgreSQL ÷ SQLite', 'psd2-oauth PostgreSQL', 'psd2-oauth', 'authorization_code', 1),
     line('registration, PostgreSQL ÷ SQLite', 'psd2-oauth PostgreSQL', 'psd2-oauth', 'registration', 1),
+    line(
+      'client_credentials, PostgreSQL ÷ SQLite (within 10 %)',
+      'psd2-oauth PostgreSQL',
+      'psd2-oauth',
+      'client_credentials',
+      0.9,
+    ),
+    line(
+      'introspection, PostgreSQL ÷ SQLite (within 10 %)',
+      'psd2-oauth PostgreSQL',
+      'psd2-oauth',
+      'introspection',
+      0.9,
+    ),
   ].join('\n');
 }
 
@@ -516,7 +609,7 @@ function generated(samples: Sample[]): string {
     '',
     targetsTable(samples),
     '',
-    '### Targets of issue 16 (authorization-code flow and registration)',
+    '### Targets of issue 16',
     '',
     issue16Table(samples),
     '',
@@ -540,7 +633,7 @@ function writeReport(file: string, samples: Sample[]): void {
 
 async function main(): Promise<number> {
   await createBenchPki(dataDir);
-  const options = scenarios.includes('introspection') ? resourceServerCredentials() : {};
+  sqliteOptions = scenarios.includes('introspection') ? resourceServerCredentials({ DATA_DIR: dataDir }) : {};
   const servers = new Map<ServerName, RunningServer>();
   try {
     if (scenarios.some((s) => variantsOf(s).some((v) => POSTGRES_VARIANTS.includes(v)))) {
@@ -573,9 +666,9 @@ async function main(): Promise<number> {
               connections: settings.connections,
               durationMs: settings.durationMs,
               warmupMs: settings.warmupMs,
-              options,
+              options: server.options,
             },
-            server.pids,
+            server,
           );
           samples.push({ round, scenario, variant, result });
           log(`round ${round}  ${scenario.padEnd(18)} ${variant.padEnd(20)} ${describe(result)}`);
@@ -590,15 +683,19 @@ async function main(): Promise<number> {
       process.stdout.write(`${generated(samples)}\n`);
     }
     if (flags.profile) {
-      await servers.get('psd2-oauth')?.children[0]?.stop(20_000);
-      for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
-        const summary = summarise(JSON.parse(readFileSync(join(profileDir, file), 'utf8')));
-        process.stdout.write(`\n### Profile of psd2-oauth (${scenarios.join(', ')})\n\n${profileMarkdown(summary)}\n`);
+      await Promise.all([...servers.values()].flatMap((s) => s.children.map((c) => c.stop(20_000))));
+      for (const name of existsSync(profileDir) ? readdirSync(profileDir) : []) {
+        const file = join(profileDir, name, 'server.cpuprofile');
+        if (!existsSync(file)) continue;
+        const summary = summarise(JSON.parse(readFileSync(file, 'utf8')));
+        process.stdout.write(`\n### Profile of ${name} (${scenarios.join(', ')})\n\n${profileMarkdown(summary)}\n`);
       }
     }
     return failures.length > 0 ? 1 : 0;
   } finally {
     await Promise.all([...servers.values()].flatMap((s) => s.children.map((c) => c.stop())));
+    await counterConnection?.end({ timeout: 1 });
+    if (cluster && flags.keep) copyFileSync(join(cluster.dir, 'log'), join(work, 'postgresql.log'));
     cluster?.stop();
     if (flags.keep) log(`kept ${work} (server logs, database)`);
     else rmSync(work, { recursive: true, force: true });
