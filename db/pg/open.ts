@@ -52,6 +52,37 @@ async function pendingMigrations(sql: postgres.Sql): Promise<number> {
   return journal.entries.length - (row?.n ?? 0);
 }
 
+/**
+ * The pool as drizzle sees it, with every parameterised query a named prepared statement:
+ * drizzle asks postgres.js for an unnamed one (parsed and planned by PostgreSQL on every call)
+ * unless the query was built with `.prepare()`. postgres.js keeps the statements per connection
+ * (an LRU) and pipelines them; measured, a key lookup costs a fifth of the CPU (client and
+ * server together) of an unnamed one. Transactions get the same treatment.
+ */
+export function preparing(sql: postgres.Sql): postgres.Sql {
+  const wrap = <T extends postgres.Sql | postgres.TransactionSql>(client: T): T =>
+    new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'unsafe') {
+          return (query: string, params?: unknown[], options?: postgres.UnsafeQueryOptions) =>
+            target.unsafe(query, params as never, { ...options, prepare: true });
+        }
+        if (property === 'begin') {
+          return (...args: unknown[]) => {
+            const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
+            return (target as postgres.Sql).begin(...(args as []), (tx: postgres.TransactionSql) => fn(wrap(tx)));
+          };
+        }
+        if (property === 'savepoint') {
+          return (fn: (tx: postgres.TransactionSql) => unknown) =>
+            (target as postgres.TransactionSql).savepoint((tx) => fn(wrap(tx)));
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+  return wrap(sql);
+}
+
 export async function openPostgres(
   url: string,
   options: {
@@ -63,7 +94,7 @@ export async function openPostgres(
 ): Promise<PostgresDatabase> {
   await migratePostgres(url);
   const sql = postgres(url, { max: options.poolSize, ...quiet });
-  const db = drizzle({ client: sql, schema });
+  const db = drizzle({ client: preparing(sql), schema });
   let feed: ChangeFeed;
   try {
     feed = await postgresChangeFeed(
