@@ -2,6 +2,7 @@
 // columns alike, so one mapping keeps a field from being dropped on one backend only.
 import type { Payment, PaymentAction } from '../server/protocol/payments/payment.ts';
 import type { PaymentAuthorizationRecord, PaymentAuthorizationStatus } from '../server/protocol/payments/ports.ts';
+import type { AuthenticationEvent, AuthenticationEventName } from '../server/protocol/psu/ports.ts';
 import type { ConsentState } from '../server/protocol/token/ports.ts';
 
 /** The columns of a `consents` row, as both drizzle schemas select them. */
@@ -102,3 +103,33 @@ export function paymentRow(record: PaymentAuthorizationRecord): PaymentRow {
  * purge keeps for two years: the others never carried the PSU's approval.
  */
 export const HISTORY_PAYMENT_STATUSES: PaymentAuthorizationStatus[] = ['authorised', 'consumed'];
+
+/** The columns of an `authentication_events` row, as both drizzle schemas select them. */
+export interface AuthenticationEventRow {
+  sessionId: string;
+  occurredAt: number;
+  event: string;
+  psuId: string | null;
+  clientId: string | null;
+  detail: string | null;
+}
+
+export function authenticationEvent(row: AuthenticationEventRow): AuthenticationEvent {
+  let detail: Record<string, unknown> | undefined;
+  if (row.detail !== null) {
+    try {
+      detail = JSON.parse(row.detail) as Record<string, unknown>;
+    } catch {
+      // The log is read as it is: a detail that is not JSON is shown as text.
+      detail = { text: row.detail };
+    }
+  }
+  return {
+    sessionId: row.sessionId,
+    occurredAt: row.occurredAt,
+    event: row.event as AuthenticationEventName,
+    ...(row.psuId !== null ? { psuId: row.psuId } : {}),
+    ...(row.clientId !== null ? { clientId: row.clientId } : {}),
+    ...(detail ? { detail } : {}),
+  };
+}

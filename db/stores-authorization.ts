@@ -1,8 +1,9 @@
 // The SQLite implementations of the PSU-side ports: PSUs and accounts, PSU sessions, the
 // authentication log, pushed requests, consents with their authorization codes.
-import { and, asc, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { AccountType, PsuAccount } from '../server/protocol/bank.ts';
 import type {
+  AuthenticationEventFilter,
   AuthorizationRequest,
   AuthorizationStores,
   ConsentStore,
@@ -14,6 +15,7 @@ import type {
   PushedRequestStore,
 } from '../server/protocol/psu/ports.ts';
 import type { Commit } from './group-commit.ts';
+import { authenticationEvent } from './rows.ts';
 import {
   accounts,
   authenticationEvents,
@@ -28,6 +30,20 @@ import {
 } from './schema.ts';
 import { type Secrets, totpRecordId } from './secrets.ts';
 import type { Db } from './sqlite.ts';
+
+/** The conditions of AuthenticationEventReader.list: a PSU's whole sessions, a client's events. */
+function eventConditions(db: Db, filter: AuthenticationEventFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.psuId !== undefined) {
+    const sessions = db
+      .select({ sessionId: authenticationEvents.sessionId })
+      .from(authenticationEvents)
+      .where(eq(authenticationEvents.psuId, filter.psuId));
+    conditions.push(inArray(authenticationEvents.sessionId, sessions));
+  }
+  if (filter.clientId !== undefined) conditions.push(eq(authenticationEvents.clientId, filter.clientId));
+  return conditions;
+}
 
 /** Rolls the approval back when the payment it binds is no longer what the PSU saw. */
 class PaymentGone extends Error {}
@@ -67,6 +83,15 @@ export function createAuthorizationStores(db: Db, commit: Commit, secrets: Secre
             detail: event.detail ? JSON.stringify(event.detail) : null,
           });
         });
+      },
+      async list(filter) {
+        return db
+          .select()
+          .from(authenticationEvents)
+          .where(and(...eventConditions(db, filter)))
+          .orderBy(asc(authenticationEvents.occurredAt))
+          .all()
+          .map(authenticationEvent);
       },
     },
     pushedRequests: pushedRequestStore(db, commit),

@@ -7,7 +7,7 @@
 // committed row, so exactly one of two racing redemptions wins. Transactions that change a cached
 // row NOTIFY the other instances from inside the transaction (change-feed.ts).
 
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type { AccountType, PsuAccount } from '../../server/protocol/bank.ts';
 import type {
@@ -49,7 +49,7 @@ import type {
 } from '../../server/protocol/token/ports.ts';
 import { CACHE_NAMES, type ChangeFeed, NOTIFY_CHANNEL } from '../change-feed.ts';
 import { createReadCaches, type ReadCache, type ReadCaches } from '../read-cache.ts';
-import { consentState } from '../rows.ts';
+import { authenticationEvent, consentState } from '../rows.ts';
 import { type Secrets, secretsWith, signingKeyRecordId, totpRecordId } from '../secrets.ts';
 import type { Stores } from '../stores.ts';
 import * as schema from './schema.ts';
@@ -119,6 +119,23 @@ export function createPostgresStores(
             clientId: event.clientId ?? null,
             detail: event.detail ? JSON.stringify(event.detail) : null,
           });
+        },
+        async list(filter) {
+          const conditions: SQL[] = [];
+          if (filter.psuId !== undefined) {
+            const sessions = db
+              .select({ sessionId: authenticationEvents.sessionId })
+              .from(authenticationEvents)
+              .where(eq(authenticationEvents.psuId, filter.psuId));
+            conditions.push(inArray(authenticationEvents.sessionId, sessions));
+          }
+          if (filter.clientId !== undefined) conditions.push(eq(authenticationEvents.clientId, filter.clientId));
+          const rows = await db
+            .select()
+            .from(authenticationEvents)
+            .where(and(...conditions))
+            .orderBy(asc(authenticationEvents.occurredAt));
+          return rows.map(authenticationEvent);
         },
       },
       pushedRequests: pushedRequestStore(db),

@@ -1,6 +1,7 @@
 // `psd2-oauth psu add|list|show|disable|enable|reset-totp|remove`: the PSUs of the default
 // authenticator, in the server's database. A bank with its own identity provider does not need them.
 // `psu permissions PSU_ID`: the PSU's permission dashboard, as the back-office API answers it.
+// `psu events PSU_ID`: the PSU's authentication log (RTS art. 29), the bank's evidence in a dispute.
 import type { Stores } from '../../db/stores.ts';
 import type { StorageConfig } from '../config.ts';
 import { permissionsBody } from '../http/routes/permissions-api.ts';
@@ -119,9 +120,38 @@ const permissionsAction = {
   },
 };
 
+const eventsAction = {
+  summary: 'the PSU’s authentication log (RTS art. 29): every step of every session the PSU took part in',
+  synopsis: 'PSU_ID',
+  description:
+    'PSU_ID as `psu list` prints it. Oldest first, the steps before the PSU was identified included\n(session.started); kept after `psu remove`. What the bank shows when a PSU disputes an operation.',
+  positionals: ['PSU_ID'],
+  async run(ctx: ActionContext) {
+    const psuId = ctx.positionals[0] as string;
+    return withStores(ctx, async (stores) => {
+      const events = (await stores.authorization.events.list({ psuId })).map((e) => ({
+        occurred_at: iso(e.occurredAt),
+        session_id: e.sessionId,
+        event: e.event,
+        psu_id: e.psuId ?? null,
+        client_id: e.clientId ?? null,
+        detail: e.detail ?? null,
+      }));
+      ctx.print(events, () =>
+        table(
+          events.map((e) => ({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null })),
+          ['occurred_at', 'session_id', 'event', 'client_id', 'detail'],
+        ),
+      );
+      return 0;
+    });
+  },
+};
+
 export const psuCommand: Command = {
   name: 'psu',
-  summary: 'PSUs of the default authenticator: add, list, show, disable, enable, reset-totp, remove, permissions',
+  summary:
+    'PSUs of the default authenticator: add, list, show, disable, enable, reset-totp, remove, permissions, events',
   description:
     'Works on the database only (DATA_DIR or DATABASE_URL), also while the server runs. A bank that plugs\nits own identity provider does not need these PSUs.',
   actions: {
@@ -261,6 +291,7 @@ export const psuCommand: Command = {
       },
     },
     permissions: permissionsAction,
+    events: eventsAction,
   },
 };
 

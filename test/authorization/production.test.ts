@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { accountCommandWith } from '../../server/cli/account.ts';
 import { psuCommandWith } from '../../server/cli/psu.ts';
 import type { Config } from '../../server/config.ts';
@@ -16,16 +14,6 @@ import { makeTpp } from '../support/tpp.ts';
 
 const REDIRECT = 'https://tpp.example/callback';
 const PASSWORD = 'correct horse battery staple';
-
-/** Reads only, on the SQLite file, for what no port reads (the authentication log, SCA records); writes go through the ports. */
-function rows<T = any>(s: TestServer, sql: string, ...params: unknown[]): T[] {
-  const d = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
-  try {
-    return d.prepare(sql).all(...params) as T[];
-  } finally {
-    d.close();
-  }
-}
 
 async function cli(
   command: typeof psuCommandWith | typeof accountCommandWith,
@@ -157,8 +145,21 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
       lang: 'en',
     });
 
+  /** The PSU's authentication log as the bank reads it: `psu events PSU_ID --json`. */
+  const eventsOf = async (psuId: string) =>
+    JSON.parse(await cli(psuCommandWith, config, ['events', psuId, '--json'])) as {
+      session_id: string;
+      event: string;
+      detail: Record<string, unknown> | null;
+    }[];
+  const psuNamed = async (username: string) => {
+    const psu = await (await s.stores!()).authorization.psus.findByUsername(username);
+    assert.ok(psu, username);
+    return psu;
+  };
+
   test('no sandbox personas in production; the login page asks for identifier and password', async () => {
-    assert.equal(rows(s, 'select * from psus where sandbox = 1').length, 0);
+    assert.deepEqual(await (await s.stores!()).authorization.psus.list({ sandbox: true }), []);
     const psu = new Psu(s);
     const page = await psu.open(url());
     assert.equal(page.status, 200, page.text);
@@ -192,20 +193,18 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
     assert.equal(location.searchParams.get('iss'), 'https://localhost');
     assert.ok(location.searchParams.get('code'));
 
-    const [psuRow] = rows(s, "select psu_id from psus where username = 'jdupont'");
-    const [row] = rows(s, 'select * from consents where psu_id = ?', psuRow.psu_id);
-    assert.deepEqual(JSON.parse(row.account_ids), [accounts[1]!.value]);
-    assert.equal(row.scope, 'aisp extended_transaction_history');
-    const [scaRow] = rows(s, 'select * from sca_records where psu_id = ? and client_id = ?', psuRow.psu_id, clientId);
-    assert.ok(scaRow.last_sca_at <= Date.now() && scaRow.last_sca_at > Date.now() - 60_000);
-    const events = rows(
-      s,
-      'select session_id, event from authentication_events where psu_id = ? order by occurred_at',
-      psuRow.psu_id,
-    );
+    const stores = await s.stores!();
+    const { psuId } = await psuNamed('jdupont');
+    const [row, ...others] = await stores.authorization.consents.list({ psuId });
+    assert.equal(others.length, 0);
+    assert.deepEqual(row!.accountIds, [accounts[1]!.value]);
+    assert.equal(row!.scope, 'aisp extended_transaction_history');
+    const lastSca = (await stores.permissions.lastScaTimes(psuId)).get(clientId);
+    assert.ok(lastSca !== undefined && lastSca <= Date.now() && lastSca > Date.now() - 60_000);
+    const events = await eventsOf(psuId);
     assert.deepEqual(
       events.map((e) => e.event),
-      ['login.succeeded', 'sca.succeeded', 'consent.granted'],
+      ['session.started', 'login.succeeded', 'sca.succeeded', 'consent.granted'],
     );
     assert.equal(new Set(events.map((e) => e.session_id)).size, 1, 'keyed by one session');
   });
@@ -257,11 +256,11 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
       assert.equal(location.searchParams.get('code'), null);
       const again = await psu.cancel();
       assert.equal(again.status, 409, `${step}: the session has ended`);
-      const [event] = rows(
-        s,
-        "select detail from authentication_events where event = 'session.cancelled' order by occurred_at desc, rowid desc limit 1",
+      // Cancelled at the login, the session has no PSU yet: the client's events are read.
+      const cancelled = (await (await s.stores!()).authorization.events.list({ clientId })).filter(
+        (e) => e.event === 'session.cancelled',
       );
-      assert.deepEqual(JSON.parse(event.detail), { at: step });
+      assert.deepEqual(cancelled.at(-1)?.detail, { at: step });
     };
 
     const atLogin = new Psu(s);
@@ -281,10 +280,8 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
     const sca = await atConsent.authenticate('leaver', PASSWORD, currentTotp(secrets.leaver!));
     await atConsent.get(sca.header('location')!);
     await cancelled(atConsent, 'leave-at-consent', 'consent');
-    const consents = rows(
-      s,
-      "select * from consents where psu_id = (select psu_id from psus where username = 'leaver')",
-    );
+    const { psuId } = await psuNamed('leaver');
+    const consents = await (await s.stores!()).authorization.consents.list({ psuId });
     assert.equal(consents.length, 0, 'leaving grants nothing');
   });
 
@@ -313,13 +310,19 @@ describe('authorization endpoint, production mode: login, SCA, consent', () => {
     };
     for (let i = 0; i < 3; i++) assert.ok((await attempt('bad', '111111')).includes('Authentication failed'));
     for (let i = 0; i < 2; i++) await attempt(PASSWORD, '111111');
-    const [row] = rows(s, "select failed_attempts, locked_until from psus where username = 'mlocked'");
-    assert.equal(row.failed_attempts, 5);
-    assert.ok(row.locked_until > Date.now() + 590_000);
-    assert.ok(rows(s, "select * from authentication_events where event = 'psu.locked'").length === 1);
+    const locked = await psuNamed('mlocked');
+    assert.equal(locked.failedAttempts, 5);
+    assert.ok(locked.lockedUntil !== null && locked.lockedUntil > Date.now() + 590_000);
+    const events = await eventsOf(locked.psuId);
+    assert.equal(events.filter((e) => e.event === 'psu.locked').length, 1);
 
+    // The same database again (on PostgreSQL the test server would otherwise get a fresh one).
+    const database: Record<string, string> = s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {};
     await s.close();
-    s = await startTestServer(await productionEnv(dataDir, { PSU_LOCKOUT_DURATION: '600' }), dataDir);
+    s = await startTestServer(
+      { ...(await productionEnv(dataDir, { PSU_LOCKOUT_DURATION: '600' })), ...database },
+      dataDir,
+    );
     const psu = new Psu(s);
     await psu.open(url());
     const login = await psu.submit({ username: 'mlocked', password: PASSWORD });

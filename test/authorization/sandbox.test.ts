@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { secretDigest } from '../../server/protocol/secrets.ts';
 import { request } from '../support/https.ts';
 import { approveInSandbox, authorizeUrl, formOf, pkce, sessionCookie, tags } from '../support/psu.ts';
@@ -9,19 +7,6 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp, type Tpp } from '../support/tpp.ts';
 
 const REDIRECT = 'https://tpp.example/callback';
-
-/**
- * Reads only, on the SQLite file, for what no port reads (the authentication log, the count of PSU
- * sessions); everything else goes through the store ports.
- */
-function rows<T>(s: TestServer, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
 
 describe('authorization endpoint, sandbox mode', () => {
   let s: TestServer;
@@ -70,8 +55,12 @@ describe('authorization endpoint, sandbox mode', () => {
     assert.deepEqual(consent.accountIds, ['sandbox-alice-current', 'sandbox-alice-savings', 'sandbox-alice-card']);
     assert.equal(consent.expiresAt - consent.createdAt, 180 * 86_400_000);
     assert.equal(consent.revokedAt, null);
-    const events = rows<any>(s, 'select event from authentication_events order by occurred_at');
-    assert.deepEqual(events.map((e) => e.event).slice(-2), ['session.started', 'consent.granted']);
+    const events = await (await s.stores!()).authorization.events.list({ psuId: 'sandbox-alice' });
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['session.started', 'consent.granted'],
+    );
+    assert.equal(new Set(events.map((e) => e.sessionId)).size, 1, 'keyed by one session');
   });
 });
 
@@ -125,14 +114,19 @@ describe('authorization endpoint, sandbox mode: errors and protections', () => {
       [`${url({ state: 's1' })}&scope=aisp`, 'invalid_request'],
     ];
     for (const [u, error] of cases) {
-      const location = redirectOf(await get(u));
+      const res = await get(u);
+      assert.equal(res.headers['set-cookie'], undefined, `no session cookie: ${u}`);
+      const location = redirectOf(res);
       assert.equal(`${location.origin}${location.pathname}`, REDIRECT, u);
       assert.equal(location.searchParams.get('error'), error, u);
       assert.ok(location.searchParams.get('error_description'));
       assert.equal(location.searchParams.get('state'), 's1');
       assert.equal(location.searchParams.get('iss'), s.server.issuer);
     }
-    assert.equal(rows(s, 'select * from psu_sessions').length, 0, 'a bad request starts no session');
+    const started = (await (await s.stores!()).authorization.events.list({ clientId })).filter(
+      (e) => e.event === 'session.started',
+    );
+    assert.deepEqual(started, [], 'a bad request starts no session');
   });
 
   test('a refused consent redirects with access_denied and creates nothing', async () => {

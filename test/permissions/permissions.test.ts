@@ -4,10 +4,7 @@
 // and the TPPs see it at the token and introspection endpoints. The browser test
 // (test/browser/permissions.test.ts) drives the same pages in Chromium.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import process from 'node:process';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { accountCommandWith } from '../../server/cli/account.ts';
 import { psuCommandWith } from '../../server/cli/psu.ts';
 import { currentTotp } from '../../server/protocol/psu-authentication.ts';
@@ -27,16 +24,6 @@ import { BACK_OFFICE, backOffice, backOfficeEnv, basic, consent, refresh } from 
 import { startProductionServer } from '../support/production.ts';
 import { sessionCookie, tags } from '../support/psu.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-/** The authentication log, read from the server's SQLite file (the store port has no reader for it). */
-function rows<T>(s: TestServer, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(join(s.dataDir, 'psd2-oauth.db'), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
 
 const ALICE = sandboxPsuId('alice');
 
@@ -250,22 +237,17 @@ describe('permission dashboard: the PSU pages', () => {
 
     const listed = await cli(s, ['consent', 'list', '--psu', ALICE, '--json']);
     assert.equal(JSON.parse(listed.stdout)[0].revoked_by, 'psu');
-    // The authentication log names the dashboard session that withdrew it (RTS art. 29). Its port
-    // has no reader: the rows are read from the SQLite file, so not under PSD2_TEST_BACKEND=postgres.
-    if (process.env.PSD2_TEST_BACKEND === 'postgres') return;
-    const [withdrawal] = rows<{ session_id: string; client_id: string; detail: string }>(
-      s,
-      "select session_id, client_id, detail from authentication_events where event = 'consent.withdrawn' and psu_id = ?",
-      ALICE,
-    );
-    assert.ok(withdrawal, 'a consent.withdrawn event');
-    assert.equal(withdrawal.client_id, budget.clientId);
-    assert.deepEqual(JSON.parse(withdrawal.detail), { consentId: myConsent, channel: 'dashboard' });
-    const session = rows<{ event: string }>(
-      s,
-      'select event from authentication_events where session_id = ? order by occurred_at, rowid',
-      withdrawal.session_id,
-    ).map((e) => e.event);
+    // The authentication log names the dashboard session that withdrew it (RTS art. 29), as the
+    // bank reads it: `psu events PSU_ID`.
+    const read = await cli(s, ['psu', 'events', ALICE, '--json']);
+    assert.equal(read.code, 0, read.stderr);
+    const log = JSON.parse(read.stdout) as { session_id: string; event: string; client_id: string; detail: unknown }[];
+    const withdrawals = log.filter((e) => e.event === 'consent.withdrawn');
+    assert.equal(withdrawals.length, 1, 'one consent.withdrawn event');
+    const [withdrawal] = withdrawals;
+    assert.equal(withdrawal!.client_id, budget.clientId);
+    assert.deepEqual(withdrawal!.detail, { consentId: myConsent, channel: 'dashboard' });
+    const session = log.filter((e) => e.session_id === withdrawal!.session_id).map((e) => e.event);
     assert.deepEqual(session, ['session.started', 'login.succeeded', 'consent.withdrawn']);
   });
 });

@@ -447,6 +447,81 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
         });
         await b.authorization.events.record({ sessionId: session.sessionId, event: 'sca.failed', occurredAt: NOW });
       });
+
+      test('the log read back: a PSU’s whole sessions, oldest first; a client’s events; both', async () => {
+        const [psu, other, client] = [id('psu'), id('psu'), id('client')];
+        const [first, second, theirs] = [id('sid'), id('sid'), id('sid')];
+        // Written out of order, on both instances: the reader orders by time.
+        await a.authorization.events.record({
+          sessionId: first,
+          event: 'login.succeeded',
+          occurredAt: NOW + 2,
+          psuId: psu,
+          clientId: client,
+        });
+        await b.authorization.events.record({
+          sessionId: first,
+          event: 'session.started',
+          occurredAt: NOW + 1,
+          clientId: client,
+        });
+        await a.authorization.events.record({
+          sessionId: first,
+          event: 'session.cancelled',
+          occurredAt: NOW + 3,
+          clientId: client,
+          detail: { at: 'sca' },
+        });
+        await b.authorization.events.record({
+          sessionId: second,
+          event: 'login.failed',
+          occurredAt: NOW + 4,
+          psuId: psu,
+          clientId: 'elsewhere',
+        });
+        await a.authorization.events.record({
+          sessionId: theirs,
+          event: 'session.started',
+          occurredAt: NOW + 5,
+          clientId: client,
+        });
+        await a.authorization.events.record({
+          sessionId: theirs,
+          event: 'psu.locked',
+          occurredAt: NOW + 6,
+          psuId: other,
+          clientId: client,
+        });
+
+        assert.deepEqual(await b.authorization.events.list({ psuId: psu }), [
+          { sessionId: first, event: 'session.started', occurredAt: NOW + 1, clientId: client },
+          { sessionId: first, event: 'login.succeeded', occurredAt: NOW + 2, psuId: psu, clientId: client },
+          {
+            sessionId: first,
+            event: 'session.cancelled',
+            occurredAt: NOW + 3,
+            clientId: client,
+            detail: { at: 'sca' },
+          },
+          { sessionId: second, event: 'login.failed', occurredAt: NOW + 4, psuId: psu, clientId: 'elsewhere' },
+        ]);
+        const ofClient = await a.authorization.events.list({ clientId: client });
+        assert.deepEqual(
+          ofClient.map((e) => [e.sessionId, e.event]),
+          [
+            [first, 'session.started'],
+            [first, 'login.succeeded'],
+            [first, 'session.cancelled'],
+            [theirs, 'session.started'],
+            [theirs, 'psu.locked'],
+          ],
+        );
+        assert.deepEqual(
+          (await a.authorization.events.list({ psuId: other, clientId: client })).map((e) => e.event),
+          ['session.started', 'psu.locked'],
+        );
+        assert.deepEqual(await a.authorization.events.list({ psuId: id('nobody') }), []);
+      });
     });
 
     describe('PushedRequestStore', () => {

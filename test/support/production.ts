@@ -38,5 +38,8 @@ export async function startProductionServer(
 ): Promise<{ server: TestServer; config: Config; dataDir: string }> {
   const env = await productionEnv(dataDir, extra);
   const server = await startTestServer(env, dataDir, options);
-  return { server, config: loadConfig({ ...env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), dataDir };
+  // The server's own database (PSD2_TEST_BACKEND=postgres gives it one of its own): CLI commands
+  // run with this config reach what the server reads, as an operator's would.
+  const database: Record<string, string> = server.databaseUrl ? { DATABASE_URL: server.databaseUrl } : {};
+  return { server, config: loadConfig({ ...env, DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...database }), dataDir };
 }

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { type OpenDatabase, openDatabase } from '../../db/open.ts';
 import type { Stores } from '../../db/stores.ts';
 import { loadConfig } from '../../server/config.ts';
+import { lazySecretSealer } from '../../server/key-encryption.ts';
 import { type RunningServer, type StartOptions, startServer } from '../../server/main.ts';
 import { sandboxPaths } from '../../server/pki/sandbox-files.ts';
 import { type RequestOptions, request } from './https.ts';
@@ -72,7 +73,8 @@ export async function startTestServer(
     databaseUrl: env.DATABASE_URL ?? database.DATABASE_URL,
     caPem,
     stores() {
-      opened ??= openDatabase(config.database);
+      // Sealed secrets (TOTP, signing keys) open with the server's key-encryption key, as the CLI's do.
+      opened ??= openDatabase(config.database, { sealer: lazySecretSealer(config) });
       return opened.then((database) => database.stores);
     },
     get: call('GET'),

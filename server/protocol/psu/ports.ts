@@ -131,6 +131,23 @@ export interface AuthenticationEventLog {
   record(event: AuthenticationEvent): Promise<void>;
 }
 
+/** Which part of the authentication log to read; both given, an event must match both. */
+export interface AuthenticationEventFilter {
+  /**
+   * Every event of every session in which this PSU was identified, the steps before that included
+   * (`session.started`, a first failed login): the whole trail a dispute needs (PSD2 art. 72).
+   */
+  psuId?: string;
+  /** The events naming this client. */
+  clientId?: string;
+}
+
+/** The authentication log read back, as the bank's operators and auditors read it (`psu events`). */
+export interface AuthenticationEventReader {
+  /** Oldest first; events of the same millisecond come in no set order. */
+  list(filter: AuthenticationEventFilter): Promise<AuthenticationEvent[]>;
+}
+
 export interface PushedRequestStore {
   insert(requestUriDigest: string, request: AuthorizationRequest, createdAt: number, expiresAt: number): Promise<void>;
   /** Single use, bound to its client, unexpired: a conditional UPDATE, so only one caller wins. */
@@ -200,7 +217,7 @@ export interface AuthorizationStores {
   psus: PsuStore;
   accounts: AccountDirectory;
   sessions: PsuSessionStore;
-  events: AuthenticationEventLog;
+  events: AuthenticationEventLog & AuthenticationEventReader;
   pushedRequests: PushedRequestStore;
   consents: ConsentStore;
 }
