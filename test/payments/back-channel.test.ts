@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { paymentHash } from '../../server/protocol/payments/payment.ts';
 import { type Bank, startBank } from '../support/bank.ts';
-import { authorisePayment, sql } from '../support/grants.ts';
+import { authorisePayment } from '../support/grants.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
@@ -22,10 +22,11 @@ describe('payment back channel', () => {
   let bank: Bank;
   let pisp: string;
   let aisp: string;
-  const count = () => sql<{ n: number }>(s, 'select count(*) as n from payment_authorizations')[0]!.n;
+  /** The server's clock: real time plus what a test moved it by. */
+  let offset = 0;
 
   before(async () => {
-    s = await startTestServer({ PAYMENT_AUTHORIZATION_TTL: '600' });
+    s = await startTestServer({ PAYMENT_AUTHORIZATION_TTL: '600' }, undefined, { clock: () => Date.now() + offset });
     bank = await startBank(s);
     const register = async (roles: ('PSP_PI' | 'PSP_AI')[], body: object) => {
       const res = await (await makeTpp(s, roles)).call('POST', '/register', { body });
@@ -87,7 +88,6 @@ describe('payment back channel', () => {
   });
 
   test('validation: every error names its field, nothing is stored', async () => {
-    const before = count();
     const cases: [object, RegExp, string?][] = [
       [{ instructedAmount: { amount: '1.234', currency: 'EUR' } }, /amount: EUR has 2 minor digits/],
       [{ instructedAmount: { amount: '10.5', currency: 'JPY' } }, /amount: JPY has 0 minor digits/],
@@ -105,11 +105,12 @@ describe('payment back channel', () => {
       [{ requestedExecutionDate: '2026-02-30' }, /requestedExecutionDate: a date/],
       [{ ultimateCreditor: 'x' }, /payment\.ultimateCreditor: unknown field/],
     ];
-    for (const [change, message] of cases) {
+    const rejected = cases.map((_, i) => `rejected-${i}`);
+    for (const [i, [change, message]] of cases.entries()) {
       const res = await bank.call('POST', '/payment-authorizations', {
         client_id: pisp,
         action: 'initiate',
-        payment_request_resource_id: `bad-${Math.random()}`,
+        payment_request_resource_id: rejected[i],
         payment: { ...PAYMENT, ...change },
       });
       assert.equal(res.status, 400, JSON.stringify(change));
@@ -137,7 +138,15 @@ describe('payment back channel', () => {
     const anonymous = await s.post('/payment-authorizations', { body: base });
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.header('www-authenticate')!, /^Basic /);
-    assert.equal(count(), before, 'nothing stored for a rejected request');
+    // Nothing was stored for a rejected request: the same resource ids register now as new (201),
+    // where a stored payment would give 200 (the same one) or 409 (another one).
+    for (const resourceId of [...rejected, 'pr-x']) {
+      const res = await bank.call('POST', '/payment-authorizations', {
+        ...base,
+        payment_request_resource_id: resourceId,
+      });
+      assert.equal(res.status, 201, `nothing stored under ${resourceId}: ${res.text}`);
+    }
   });
 
   test('consume: only an authorised one, exactly once among 8 concurrent calls; withdraw; other banks see 404', async () => {
@@ -171,13 +180,15 @@ describe('payment back channel', () => {
 
   test('expiry: an authorisation nobody approved within PAYMENT_AUTHORIZATION_TTL is expired', async () => {
     const { authorizationId } = await bank.postPaymentRequest(pisp, PAYMENT);
-    sql(
-      s,
-      'update payment_authorizations set expires_at = ? where authorization_id = ?',
-      Date.now() - 1,
-      authorizationId,
-    );
-    assert.equal((await bank.call('GET', `/payment-authorizations/${authorizationId}`)).json().status, 'expired');
+    const status = async () => (await bank.call('GET', `/payment-authorizations/${authorizationId}`)).json().status;
+    try {
+      offset = 599_000;
+      assert.equal(await status(), 'awaiting_authorisation');
+      offset = 600_001;
+      assert.equal(await status(), 'expired');
+    } finally {
+      offset = 0;
+    }
   });
 
   test('metadata: authorization_details_types_supported', async () => {

@@ -11,7 +11,6 @@ import { accountCommandWith } from '../../server/cli/account.ts';
 import { psuCommandWith } from '../../server/cli/psu.ts';
 import { currentTotp } from '../../server/protocol/psu-authentication.ts';
 import { type Bank, type PaymentRequest, startBank } from '../support/bank.ts';
-import { sql } from '../support/grants.ts';
 import { type HttpResponse, request } from '../support/https.ts';
 import { startProductionServer } from '../support/production.ts';
 import { formOf, pkce, sessionCookie, tags } from '../support/psu.ts';
@@ -180,10 +179,11 @@ describe('payments in production mode: login, then the code on the payment page'
     const status = (await bank.call('GET', `/payment-authorizations/${authorizationId}`)).json();
     assert.equal(status.status, 'authorised');
     assert.deepEqual(status.debtorAccount, { iban: IBAN2 });
-    const events = sql<{ event: string }>(
-      s,
-      "select event from authentication_events where event in ('sca.succeeded', 'consent.granted') order by occurred_at",
-    ).map((e) => e.event);
+    const { authorization } = await s.stores!();
+    const payer = await authorization.psus.findByUsername('payer');
+    const events = (await authorization.events.list({ psuId: payer!.psuId }))
+      .map((e) => e.event)
+      .filter((e) => e === 'sca.succeeded' || e === 'consent.granted');
     assert.deepEqual(events, ['sca.succeeded', 'consent.granted']);
   });
 
@@ -230,8 +230,8 @@ describe('payments in production mode: login, then the code on the payment page'
     const res = await browser.post({ decision: 'approve', otp: '000000', payment_hash: hashOf(page) });
     assert.equal(res.status, 303);
     assert.match(res.header('location')!, /\/en\/authorize\/login\?retry=failed$/);
-    const [row] = sql<{ failed_attempts: number }>(s, "select failed_attempts from psus where username = 'payer'");
-    assert.equal(row!.failed_attempts, 1);
+    const payer = await (await s.stores!()).authorization.psus.findByUsername('payer');
+    assert.equal(payer?.failedAttempts, 1);
     assert.equal(
       (await bank.call('GET', `/payment-authorizations/${authorizationId}`)).json().status,
       'awaiting_authorisation',
