@@ -15,9 +15,10 @@ import { freshDatabase, testCluster } from './postgres.ts';
 
 /**
  * PSD2_TEST_BACKEND=postgres runs every server test on a fresh PostgreSQL database of the test
- * cluster (test/support/postgres.ts) instead of a SQLite file, unless the test sets DATABASE_URL.
+ * cluster (test/support/postgres.ts) instead of a SQLite file, unless the test sets DATABASE_URL:
+ * `{ DATABASE_URL }` to add to the environment, or nothing (DATA_DIR's SQLite file).
  */
-async function testDatabase(env: Record<string, string>): Promise<Record<string, string>> {
+export async function testDatabase(env: Record<string, string> = {}): Promise<Record<string, string>> {
   if (env.DATABASE_URL || process.env.PSD2_TEST_BACKEND !== 'postgres') return {};
   const cluster = await testCluster();
   if ('skip' in cluster) throw new Error(`PSD2_TEST_BACKEND=postgres: ${cluster.skip}`);
