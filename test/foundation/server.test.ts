@@ -45,7 +45,8 @@ describe('foundation: the server over TLS', () => {
 
   test('keeps its signing keys across restarts', async () => {
     const first = (await s.get('/jwks')).json();
-    const again = await startTestServer({}, s.dataDir);
+    // The same data folder and database (PSD2_TEST_BACKEND=postgres: the same PostgreSQL database).
+    const again = await startTestServer(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}, s.dataDir);
     try {
       assert.deepEqual((await again.get('/jwks')).json(), first);
     } finally {

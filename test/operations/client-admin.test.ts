@@ -14,7 +14,7 @@ import {
   oauthTpp,
   REDIRECT_URI,
 } from '../support/oauth-tpp.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { databaseEnv, startTestServer, type TestServer } from '../support/server.ts';
 import { makeTpp } from '../support/tpp.ts';
 
 const ORG = `PSDFR-ACPR-S${process.pid}`;
@@ -47,7 +47,7 @@ async function inProcess(s: TestServer, args: string[]) {
       stderr += t;
     },
     readStdin: async () => '',
-    env: { DATA_DIR: s.dataDir },
+    env: databaseEnv(s),
   });
   return { code, stdout, stderr };
 }

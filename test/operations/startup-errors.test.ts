@@ -12,6 +12,7 @@ import { openSqlite } from '../../db/sqlite.ts';
 import { loadConfig } from '../../server/config.ts';
 import { startServer } from '../../server/main.ts';
 import { OperatorError } from '../../server/operator-error.ts';
+import { sqliteOnly } from '../support/backend.ts';
 import { productionEnv } from '../support/production.ts';
 
 declare const Deno: unknown;
@@ -147,7 +148,9 @@ describe('start-up errors name the setting: one line, exit code 78 or 74', () =>
   ];
 
   for (const c of cases) {
-    test(c.name, async () => {
+    test(c.name, {
+      skip: c.name.includes('database') && sqliteOnly('a damaged or misplaced SQLite file'),
+    }, async () => {
       const env = await c.env(base);
       const config = loadConfig(env);
       const started = Date.now();
@@ -163,7 +166,7 @@ describe('start-up errors name the setting: one line, exit code 78 or 74', () =>
   }
 
   test('a read-only database is refused naming it', {
-    skip: process.getuid?.() === 0 && 'root ignores file modes',
+    skip: sqliteOnly('a read-only SQLite file') || (process.getuid?.() === 0 && 'root ignores file modes'),
   }, async () => {
     const folder = join(dir, 'ro');
     mkdirSync(folder);
@@ -191,7 +194,9 @@ describe('start-up errors name the setting: one line, exit code 78 or 74', () =>
     const inUse = run({ ...base, PORT: String(busyPort) });
     assert.equal(inUse.status, 78, inUse.stderr);
     assert.match(inUse.stderr, /^psd2-oauth serve: PORT=\d+ on HOST=127\.0\.0\.1: the address is in use: .*\n$/);
-    const corrupt = run({ ...base, DATABASE_URL: join(dir, 'garbage.db') });
+    // Its own garbage file: the case above that writes one is skipped on PostgreSQL.
+    writeFileSync(join(dir, 'garbage-serve.db'), Buffer.alloc(8192, 0x5a));
+    const corrupt = run({ ...base, DATABASE_URL: join(dir, 'garbage-serve.db') });
     assert.equal(corrupt.status, 74, corrupt.stderr);
     assert.equal(corrupt.stderr.trim().split('\n').length, 1, corrupt.stderr);
   });

@@ -6,7 +6,7 @@ import * as oauth from 'oauth4webapi';
 import type { Psd2Role } from '../../server/protocol/scope-policy.ts';
 import { type CodeOptions, type IssuedCode, issueCode } from './grants.ts';
 import { type Fetch, mtlsFetch } from './mtls-fetch.ts';
-import type { TestServer } from './server.ts';
+import { databaseEnv, type TestServer } from './server.ts';
 import { makeTpp, type Tpp } from './tpp.ts';
 
 export const REDIRECT_URI = 'https://tpp.example/callback';
@@ -94,8 +94,7 @@ export async function cli(
       {
         env: {
           ...process.env,
-          DATA_DIR: server.dataDir,
-          ...(server.databaseUrl ? { DATABASE_URL: server.databaseUrl } : {}),
+          ...databaseEnv(server),
           LOG_LEVEL: 'silent',
         },
       },

@@ -48,6 +48,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** DATA_DIR and, when the server uses one, DATABASE_URL: what a CLI command beside the server needs. */
+export function databaseEnv(server: Pick<TestServer, 'dataDir' | 'databaseUrl'>): Record<string, string> {
+  return { DATA_DIR: server.dataDir, ...(server.databaseUrl ? { DATABASE_URL: server.databaseUrl } : {}) };
+}
+
 export async function startTestServer(
   env: Record<string, string> = {},
   dataDir?: string,

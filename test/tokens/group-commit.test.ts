@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createGroupCommit } from '../../db/group-commit.ts';
 import { type Db, openSqlite } from '../../db/sqlite.ts';
+import { sqliteOnly } from '../support/backend.ts';
 
-describe('group commit: the writes of one event-loop turn, one transaction', () => {
+describe('group commit: the writes of one event-loop turn, one transaction', {
+  skip: sqliteOnly('the group commit of db/group-commit.ts on a SQLite connection'),
+}, () => {
   let dir: string;
   let db: Db;
   let commits: number[] = [];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Db, openSqlite } from '../../db/sqlite.ts';
 import { schedulePurge } from '../../server/protocol/purge.ts';
+import { sqliteOnly } from '../support/backend.ts';
 
 // SQLite's durability settings (inherently SQLite) and the purge's schedule. What the purge deletes
 // is in the store contract suite (test/stores/contract.test.ts, PurgeStore), on both backends.
@@ -20,7 +21,9 @@ describe('SQLite durability and the purge', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('every connection opened by openSqlite is WAL with synchronous=FULL', () => {
+  test('every connection opened by openSqlite is WAL with synchronous=FULL', {
+    skip: sqliteOnly('the pragmas of a SQLite connection'),
+  }, () => {
     assert.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.$client.pragma('synchronous', { simple: true }), 2, 'FULL: commits survive a power loss');
   });

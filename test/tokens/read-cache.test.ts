@@ -7,10 +7,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type Db, openSqlite } from '../../db/sqlite.ts';
 import { createSqliteStores, type Stores } from '../../db/stores.ts';
 import { basicCredentials } from '../../server/http/routes/introspection.ts';
+import { sqliteOnly } from '../support/backend.ts';
 
 const NOW = 1_800_000_000_000;
 
-describe('read caches and a second writer on the same file', () => {
+describe('read caches and a second writer on the same file', {
+  skip: sqliteOnly('read caches emptied on PRAGMA data_version (PostgreSQL: test/stores/change-feed.test.ts)'),
+}, () => {
   let dir: string;
   let server: Db;
   let cli: Db;
