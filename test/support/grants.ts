@@ -1,10 +1,6 @@
 // A consent and an authorization code written into the test server's database through the store
 // ports, as the authorization endpoint does on PSU approval: unit-level token tests need no browser
 // or PSU page, and run on either backend (PSD2_TEST_BACKEND=postgres).
-//
-// `sql` is the SQLite file by hand, for the few checks no port offers; it works on SQLite only.
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { base64url } from 'jose';
 import type { PaymentApproval } from '../../server/protocol/payments/ports.ts';
 import { randomSecret, secretDigest } from '../../server/protocol/secrets.ts';
@@ -30,25 +26,6 @@ export interface CodeOptions {
   codeLifetime?: number;
   /** Scope pisp: the payment authorisation this approval authorises (dynamic linking). */
   payment?: Omit<PaymentApproval, 'scaAt'>;
-}
-
-export function database(server: TestServer): Database.Database {
-  const db = new Database(join(server.dataDir, 'psd2-oauth.db'));
-  db.pragma('busy_timeout = 5000');
-  return db;
-}
-
-/** Runs one statement on the server's database and closes the connection. */
-export function sql<T = unknown>(server: TestServer, statement: string, ...params: unknown[]): T[] {
-  const db = database(server);
-  try {
-    const prepared = db.prepare(statement);
-    if (prepared.reader) return prepared.all(...params) as T[];
-    prepared.run(...params);
-    return [];
-  } finally {
-    db.close();
-  }
 }
 
 /**
