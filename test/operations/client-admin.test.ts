@@ -122,7 +122,8 @@ describe('psd2-oauth client: the bank suspends, resumes and deletes a TPP’s cl
   });
 
   test('delete: every grant revoked for good; the audit trail names the operator and the reason', async () => {
-    await inProcess(s, ['client', 'resume', aisp.clientId]);
+    const resumed0 = await inProcess(s, ['client', 'resume', aisp.clientId]);
+    assert.equal(resumed0.code, 0, resumed0.stderr);
     const code = await codeTokens(s, aisp);
     assert.equal((await introspect(code.access_token)).active, true);
     const deleted = await inProcess(s, ['client', 'delete', aisp.clientId, '--reason', 'fraud', '--json']);
