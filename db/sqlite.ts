@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { type SQL, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { migrationsFolder, sqliteNativeBinding } from '../server/resources.ts';
@@ -91,6 +92,18 @@ function migrateOnce(db: Db, migrationsFolder: string): void {
     }
   }
 }
+
+/**
+ * A placeholder to compare a column with (`column = +?`) in a query SQLite plans in full: a join or
+ * an ORDER BY. There SQLite 3.54's planner weighs each candidate loop's `column = ?` terms by the
+ * value bound to `?` (whereLoopOutputAdjust asks sqlite3ExprIsInteger), and marks the compiled
+ * statement to be compiled again whenever that parameter is bound: every call of a prepared
+ * query recompiled it, 5-25 µs each (a code exchange's code lookup, a consent page's accounts).
+ * A unary plus is the same value with no affinity of its own (the column's applies, as to a bare
+ * `?`), the index is still used, and the planner does not look into it. Single-table lookups by
+ * key take SQLite's short cut and do not need it.
+ */
+export const planned = (name: string): SQL => sql`+${sql.placeholder(name)}`;
 
 /** SQL texts whose compiled statement is kept: the store's query shapes are far fewer. */
 const CACHED_STATEMENTS = 500;

@@ -29,7 +29,7 @@ import {
   scaRecords,
 } from './schema.ts';
 import { type Secrets, totpRecordId } from './secrets.ts';
-import type { Db } from './sqlite.ts';
+import { type Db, planned } from './sqlite.ts';
 
 /** The conditions of AuthenticationEventReader.list: a PSU's whole sessions, a client's events. */
 function eventConditions(db: Db, filter: AuthenticationEventFilter): SQL[] {
@@ -143,7 +143,7 @@ function sqlitePsuStore(db: Db, commit: Commit, secrets: Secrets): PsuStore {
   const accountsOfPsu = db
     .select()
     .from(accounts)
-    .where(eq(accounts.psuId, p('psuId')))
+    .where(eq(accounts.psuId, planned('psuId')))
     .orderBy(asc(accounts.psuId), asc(accounts.createdAt), asc(accounts.accountId))
     .prepare();
   return {

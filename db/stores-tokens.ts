@@ -26,7 +26,7 @@ import {
   resourceServers,
   revokedAccessTokens,
 } from './schema.ts';
-import type { Db } from './sqlite.ts';
+import { type Db, planned } from './sqlite.ts';
 
 export interface TokenStores {
   authorizationCodes: AuthorizationCodeStore;
@@ -52,7 +52,7 @@ function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore 
     .select()
     .from(authorizationCodes)
     .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
-    .where(eq(authorizationCodes.codeDigest, sql.placeholder('codeDigest')))
+    .where(eq(authorizationCodes.codeDigest, planned('codeDigest')))
     .prepare();
   return {
     async find(codeDigest) {
@@ -93,7 +93,7 @@ function grantStore(db: Db, commit: Commit): GrantStore {
     .select()
     .from(grants)
     .leftJoin(consents, eq(consents.consentId, grants.consentId))
-    .where(eq(grants.grantId, sql.placeholder('grantId')))
+    .where(eq(grants.grantId, planned('grantId')))
     .prepare();
   return {
     async find(grantId) {

@@ -27,7 +27,7 @@ import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCache } from './read-cache.ts';
 import { auditEvents, clients, grants, healthProbe, signingKeys } from './schema.ts';
 import { type Secrets, secretsWith, signingKeyRecordId, sqliteSecretStore } from './secrets.ts';
-import { type Db, nativeBindingOf, pendingMigrations } from './sqlite.ts';
+import { type Db, nativeBindingOf, pendingMigrations, planned } from './sqlite.ts';
 import { createAuthorizationStores } from './stores-authorization.ts';
 import { createPaymentAuthorizationStore } from './stores-payments.ts';
 import { createPermissionStores } from './stores-permissions.ts';
@@ -396,7 +396,7 @@ function clientAdministration(db: Db, cache: ReadCache<ClientRecord>, commit: Co
     .from(clients)
     .where(
       and(
-        eq(clients.organizationId, sql.placeholder('organizationId')),
+        eq(clients.organizationId, planned('organizationId')),
         isNotNull(clients.suspendedAt),
         isNull(clients.deletedAt),
       ),
