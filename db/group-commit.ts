@@ -1,7 +1,8 @@
 // Group commit: the writes of every request handled in one event-loop turn share one transaction,
 // hence one fsync (synchronous=FULL), and each request is answered only once that transaction has
 // committed. A write is a synchronous function run inside its own SAVEPOINT, so one that throws
-// is undone alone and its caller gets the error, while the others commit. Writes run one after the
+// is undone alone and its caller gets the error, while the others commit: a write that touches
+// several rows is atomic without a transaction of its own. Writes run one after the
 // other, in the order they were asked for: a conditional UPDATE (a code's single redemption) sees
 // the writes before it, exactly as with one transaction each.
 import { setImmediate } from 'node:timers';

@@ -3,6 +3,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { AccountType, PsuAccount } from '../server/protocol/bank.ts';
 import type {
+  AuthenticationEvent,
   AuthenticationEventFilter,
   AuthorizationRequest,
   AuthorizationStores,
@@ -54,35 +55,14 @@ const p = sql.placeholder;
 
 export function createAuthorizationStores(db: Db, commit: Commit, secrets: Secrets): AuthorizationStores {
   const psuStore = sqlitePsuStore(db, commit, secrets);
-  const insertEvent = db
-    .insert(authenticationEvents)
-    .values({
-      id: p('id'),
-      sessionId: p('sessionId'),
-      occurredAt: p('occurredAt'),
-      event: p('event'),
-      psuId: p('psuId'),
-      clientId: p('clientId'),
-      detail: p('detail'),
-    })
-    .prepare();
+  const log = eventLog(db);
   return {
     psus: psuStore,
     accounts: { accountsOf: (psuId) => psuStore.listAccounts(psuId) },
-    sessions: sessionStore(db, commit),
+    sessions: sessionStore(db, commit, log),
     events: {
       record(event) {
-        return commit(() => {
-          insertEvent.run({
-            id: globalThis.crypto.randomUUID(),
-            sessionId: event.sessionId,
-            occurredAt: event.occurredAt,
-            event: event.event,
-            psuId: event.psuId ?? null,
-            clientId: event.clientId ?? null,
-            detail: event.detail ? JSON.stringify(event.detail) : null,
-          });
-        });
+        return commit(() => log([event]));
       },
       async list(filter) {
         return db
@@ -95,7 +75,38 @@ export function createAuthorizationStores(db: Db, commit: Commit, secrets: Secre
       },
     },
     pushedRequests: pushedRequestStore(db, commit),
-    consents: consentStore(db, commit),
+    consents: consentStore(db, commit, log),
+  };
+}
+
+/** Writes authentication events; called inside a commit, with the write they belong to. */
+type EventLog = (events: AuthenticationEvent[]) => void;
+
+function eventLog(db: Db): EventLog {
+  const insertEvent = db
+    .insert(authenticationEvents)
+    .values({
+      id: p('id'),
+      sessionId: p('sessionId'),
+      occurredAt: p('occurredAt'),
+      event: p('event'),
+      psuId: p('psuId'),
+      clientId: p('clientId'),
+      detail: p('detail'),
+    })
+    .prepare();
+  return (events) => {
+    for (const event of events) {
+      insertEvent.run({
+        id: globalThis.crypto.randomUUID(),
+        sessionId: event.sessionId,
+        occurredAt: event.occurredAt,
+        event: event.event,
+        psuId: event.psuId ?? null,
+        clientId: event.clientId ?? null,
+        detail: event.detail ? JSON.stringify(event.detail) : null,
+      });
+    }
   };
 }
 
@@ -302,7 +313,7 @@ function withdrawConsents(tx: Tx, consentIds: string[], at: number): void {
   }
 }
 
-function sessionStore(db: Db, commit: Commit): PsuSessionStore {
+function sessionStore(db: Db, commit: Commit, log: EventLog): PsuSessionStore {
   const insertSession = db
     .insert(psuSessions)
     .values({
@@ -324,7 +335,7 @@ function sessionStore(db: Db, commit: Commit): PsuSessionStore {
     .where(eq(psuSessions.sessionDigest, p('sessionDigest')))
     .prepare();
   return {
-    create(sessionDigest, session) {
+    create(sessionDigest, session, events = []) {
       return commit(() => {
         insertSession.run({
           sessionDigest,
@@ -338,6 +349,7 @@ function sessionStore(db: Db, commit: Commit): PsuSessionStore {
           expiresAt: session.expiresAt,
           createdAt: session.createdAt,
         });
+        log(events);
       });
     },
     async find(sessionDigest) {
@@ -355,14 +367,16 @@ function sessionStore(db: Db, commit: Commit): PsuSessionStore {
         createdAt: row.createdAt,
       };
     },
-    advance(sessionDigest, fromStage, changes) {
+    advance(sessionDigest, fromStage, changes, events = []) {
       return commit(() => {
         const result = db
           .update(psuSessions)
           .set(changes)
           .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
           .run();
-        return result.changes === 1;
+        if (result.changes !== 1) return false;
+        log(events);
+        return true;
       });
     },
   };
@@ -404,60 +418,92 @@ function pushedRequestStore(db: Db, commit: Commit): PushedRequestStore {
   };
 }
 
-function consentStore(db: Db, commit: Commit): ConsentStore {
+function consentStore(db: Db, commit: Commit, log: EventLog): ConsentStore {
+  const endSession = db
+    .update(psuSessions)
+    .set({ stage: 'done', psuId: sql`${p('psuId')}` })
+    .where(and(eq(psuSessions.sessionDigest, p('sessionDigest')), eq(psuSessions.stage, p('fromStage'))))
+    .prepare();
+  const insertConsent = db
+    .insert(consents)
+    .values({
+      consentId: p('consentId'),
+      clientId: p('clientId'),
+      psuId: p('psuId'),
+      scope: p('scope'),
+      accountIds: p('accountIds'),
+      createdAt: p('createdAt'),
+      expiresAt: p('expiresAt'),
+      revokedAt: null,
+      authorizationId: p('authorizationId'),
+    })
+    .prepare();
+  const insertCode = db
+    .insert(authorizationCodes)
+    .values({
+      codeDigest: p('codeDigest'),
+      clientId: p('clientId'),
+      redirectUri: p('redirectUri'),
+      codeChallenge: p('codeChallenge'),
+      consentId: p('consentId'),
+      psuId: p('psuId'),
+      scope: p('scope'),
+      createdAt: p('createdAt'),
+      expiresAt: p('expiresAt'),
+      consumedAt: null,
+      grantId: null,
+    })
+    .prepare();
   return {
-    grant({ consent, code, sca, payment }, session) {
+    grant({ consent, code, sca, payment }, session, events = []) {
+      // One write of the group commit, atomic in its own savepoint: PaymentGone thrown from it
+      // undoes the session's move too.
       return commit((): GrantOutcome => {
-        try {
-          return db.transaction((tx) => {
-            const ended = tx
-              .update(psuSessions)
-              .set({ stage: 'done', psuId: consent.psuId })
-              .where(
-                and(eq(psuSessions.sessionDigest, session.sessionDigest), eq(psuSessions.stage, session.fromStage)),
-              )
-              .run();
-            if (ended.changes !== 1) return 'session' as const;
-            if (payment) {
-              // Dynamic linking: authorised only if still awaiting, unexpired and with the hash the PSU saw.
-              const bound = tx
-                .update(paymentAuthorizations)
-                .set({
-                  status: 'authorised',
-                  debtorIban: payment.debtorAccount.iban,
-                  psuId: payment.psuId,
-                  scaAt: payment.scaAt,
-                  updatedAt: consent.createdAt,
-                })
-                .where(
-                  and(
-                    eq(paymentAuthorizations.authorizationId, payment.authorizationId),
-                    eq(paymentAuthorizations.status, 'awaiting_authorisation'),
-                    eq(paymentAuthorizations.paymentHash, payment.paymentHash),
-                    gt(paymentAuthorizations.expiresAt, consent.createdAt),
-                  ),
-                )
-                .run();
-              if (bound.changes !== 1) throw new PaymentGone();
-            }
-            tx.insert(consents)
-              .values({ ...consent, accountIds: JSON.stringify(consent.accountIds), revokedAt: null })
-              .run();
-            tx.insert(authorizationCodes)
-              .values({ ...code, consumedAt: null, grantId: null })
-              .run();
-            if (sca) {
-              tx.insert(scaRecords)
-                .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
-                .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
-                .run();
-            }
-            return 'granted' as const;
-          });
-        } catch (err) {
-          if (err instanceof PaymentGone) return 'payment';
-          throw err;
+        const ended = endSession.run({
+          psuId: consent.psuId,
+          sessionDigest: session.sessionDigest,
+          fromStage: session.fromStage,
+        });
+        if (ended.changes !== 1) return 'session';
+        if (payment) {
+          // Dynamic linking: authorised only if still awaiting, unexpired and with the hash the PSU saw.
+          const bound = db
+            .update(paymentAuthorizations)
+            .set({
+              status: 'authorised',
+              debtorIban: payment.debtorAccount.iban,
+              psuId: payment.psuId,
+              scaAt: payment.scaAt,
+              updatedAt: consent.createdAt,
+            })
+            .where(
+              and(
+                eq(paymentAuthorizations.authorizationId, payment.authorizationId),
+                eq(paymentAuthorizations.status, 'awaiting_authorisation'),
+                eq(paymentAuthorizations.paymentHash, payment.paymentHash),
+                gt(paymentAuthorizations.expiresAt, consent.createdAt),
+              ),
+            )
+            .run();
+          if (bound.changes !== 1) throw new PaymentGone();
         }
+        insertConsent.run({
+          ...consent,
+          accountIds: JSON.stringify(consent.accountIds),
+          authorizationId: consent.authorizationId ?? null,
+        });
+        insertCode.run({ ...code });
+        if (sca) {
+          db.insert(scaRecords)
+            .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
+            .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } })
+            .run();
+        }
+        log(events);
+        return 'granted';
+      }).catch((err: unknown) => {
+        if (err instanceof PaymentGone) return 'payment';
+        throw err;
       });
     },
     async list(filter) {

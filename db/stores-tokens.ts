@@ -46,6 +46,8 @@ export function createTokenStores(db: Db, caches: ReadCaches, commit: Commit): T
   };
 }
 
+const p = sql.placeholder;
+
 function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore {
   // Prepared once: every code exchange reads its code.
   const findCode = db
@@ -53,6 +55,34 @@ function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore 
     .from(authorizationCodes)
     .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
     .where(eq(authorizationCodes.codeDigest, planned('codeDigest')))
+    .prepare();
+  const consumeCode = db
+    .update(authorizationCodes)
+    .set({ consumedAt: sql`${p('at')}`, grantId: sql`${p('grantId')}` })
+    .where(
+      and(
+        eq(authorizationCodes.codeDigest, p('codeDigest')),
+        isNull(authorizationCodes.consumedAt),
+        // An expired code is never consumed, even if it was valid when it was read.
+        gt(authorizationCodes.expiresAt, p('at')),
+      ),
+    )
+    .prepare();
+  const insertGrant = db
+    .insert(grants)
+    .values({
+      grantId: p('grantId'),
+      clientId: p('clientId'),
+      consentId: p('consentId'),
+      psuId: p('psuId'),
+      scope: p('scope'),
+      refreshTokenDigest: p('refreshTokenDigest'),
+      previousRefreshTokenDigest: p('previousRefreshTokenDigest'),
+      createdAt: p('createdAt'),
+      expiresAt: p('expiresAt'),
+      revokedAt: p('revokedAt'),
+      revokedReason: p('revokedReason'),
+    })
     .prepare();
   return {
     async find(codeDigest) {
@@ -64,24 +94,12 @@ function authorizationCodeStore(db: Db, commit: Commit): AuthorizationCodeStore 
       };
     },
     redeem(codeDigest, grant, at) {
+      // One write of the group commit, atomic in its own savepoint.
       return commit(() => {
-        return db.transaction((tx) => {
-          const consumed = tx
-            .update(authorizationCodes)
-            .set({ consumedAt: at, grantId: grant.grantId })
-            .where(
-              and(
-                eq(authorizationCodes.codeDigest, codeDigest),
-                isNull(authorizationCodes.consumedAt),
-                // An expired code is never consumed, even if it was valid when it was read.
-                gt(authorizationCodes.expiresAt, at),
-              ),
-            )
-            .run();
-          if (consumed.changes !== 1) return false;
-          tx.insert(grants).values(grant).run();
-          return true;
-        });
+        const consumed = consumeCode.run({ at, grantId: grant.grantId, codeDigest });
+        if (consumed.changes !== 1) return false;
+        insertGrant.run({ ...grant });
+        return true;
       });
     },
   };

@@ -251,19 +251,21 @@ function signingKeyStore(db: Db, commit: Commit, secrets: Secrets): SigningKeySt
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
+const auditRow = (event: AuditEvent) => ({
+  id: globalThis.crypto.randomUUID(),
+  occurredAt: event.occurredAt,
+  action: event.action,
+  clientId: event.clientId,
+  actorSubjectDn: event.actorSubjectDn,
+  actorThumbprint: event.actorThumbprint,
+  detail: event.detail ? JSON.stringify(event.detail) : null,
+});
+
 function writeAudit(tx: Tx | Db, event: AuditEvent): void {
-  tx.insert(auditEvents)
-    .values({
-      id: globalThis.crypto.randomUUID(),
-      occurredAt: event.occurredAt,
-      action: event.action,
-      clientId: event.clientId,
-      actorSubjectDn: event.actorSubjectDn,
-      actorThumbprint: event.actorThumbprint,
-      detail: event.detail ? JSON.stringify(event.detail) : null,
-    })
-    .run();
+  tx.insert(auditEvents).values(auditRow(event)).run();
 }
+
+const p = sql.placeholder;
 
 const CLIENT_CACHE_SIZE = 10_000;
 
@@ -275,24 +277,47 @@ function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): Cl
     .from(clients)
     .where(and(eq(clients.clientId, sql.placeholder('clientId')), isNull(clients.deletedAt)))
     .prepare();
+  // Prepared once: every registration writes both.
+  const insertClient = db
+    .insert(clients)
+    .values({
+      clientId: p('clientId'),
+      organizationId: p('organizationId'),
+      subjectDn: p('subjectDn'),
+      organizationName: p('organizationName'),
+      metadata: p('metadata'),
+      registrationTokenDigest: p('registrationTokenDigest'),
+      issuedAt: p('issuedAt'),
+      updatedAt: p('updatedAt'),
+    })
+    .prepare();
+  const insertAudit = db
+    .insert(auditEvents)
+    .values({
+      id: p('id'),
+      occurredAt: p('occurredAt'),
+      action: p('action'),
+      clientId: p('clientId'),
+      actorSubjectDn: p('actorSubjectDn'),
+      actorThumbprint: p('actorThumbprint'),
+      detail: p('detail'),
+    })
+    .prepare();
   return {
     insert(record, event) {
+      // One write of the group commit, atomic in its own savepoint.
       return commit(() => {
-        db.transaction((tx) => {
-          tx.insert(clients)
-            .values({
-              clientId: record.clientId,
-              organizationId: record.organizationId,
-              subjectDn: record.metadata.tls_client_auth_subject_dn,
-              organizationName: record.organizationName ?? null,
-              metadata: JSON.stringify(record.metadata),
-              registrationTokenDigest: record.registrationTokenDigest,
-              issuedAt: record.issuedAt,
-              updatedAt: record.updatedAt,
-            })
-            .run();
-          writeAudit(tx, event);
+        insertClient.run({
+          clientId: record.clientId,
+          organizationId: record.organizationId,
+          subjectDn: record.metadata.tls_client_auth_subject_dn,
+          organizationName: record.organizationName ?? null,
+          metadata: JSON.stringify(record.metadata),
+          registrationTokenDigest: record.registrationTokenDigest,
+          issuedAt: record.issuedAt,
+          updatedAt: record.updatedAt,
         });
+        insertAudit.run(auditRow(event));
       });
     },
     async find(clientId) {

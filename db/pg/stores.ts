@@ -20,6 +20,7 @@ import type {
 } from '../../server/protocol/keys/ports.ts';
 import type { CheckResult, HealthProbe, PurgeStore, StorageObserver } from '../../server/protocol/operations/ports.ts';
 import type {
+  AuthenticationEvent,
   AuthorizationRequest,
   AuthorizationStores,
   ConsentStore,
@@ -110,15 +111,7 @@ export function createPostgresStores(
       sessions: sessionStore(db),
       events: {
         async record(event) {
-          await db.insert(authenticationEvents).values({
-            id: globalThis.crypto.randomUUID(),
-            sessionId: event.sessionId,
-            occurredAt: event.occurredAt,
-            event: event.event,
-            psuId: event.psuId ?? null,
-            clientId: event.clientId ?? null,
-            detail: event.detail ? JSON.stringify(event.detail) : null,
-          });
+          await recordEvents(db, [event]);
         },
         async list(filter) {
           const conditions: SQL[] = [];
@@ -919,20 +912,45 @@ async function withdrawConsents(tx: Tx, consentIds: string[], at: number): Promi
     .where(and(inArray(grants.consentId, consentIds), isNull(grants.revokedAt)));
 }
 
+/** Authentication events, written with the session write they belong to (in its transaction). */
+async function recordEvents(db: PgDb | Tx, events: AuthenticationEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insert(authenticationEvents).values(
+    events.map((event) => ({
+      id: globalThis.crypto.randomUUID(),
+      sessionId: event.sessionId,
+      occurredAt: event.occurredAt,
+      event: event.event,
+      psuId: event.psuId ?? null,
+      clientId: event.clientId ?? null,
+      detail: event.detail ? JSON.stringify(event.detail) : null,
+    })),
+  );
+}
+
 function sessionStore(db: PgDb): PsuSessionStore {
+  const insertSession = (tx: PgDb | Tx, sessionDigest: string, session: PsuSession) =>
+    tx.insert(psuSessions).values({
+      sessionDigest,
+      sessionId: session.sessionId,
+      authorizationRequest: JSON.stringify(session.request),
+      psuId: session.psuId,
+      stage: session.stage,
+      csrfToken: session.csrfToken,
+      authenticatedAt: session.authenticatedAt,
+      lastSeenAt: session.lastSeenAt,
+      expiresAt: session.expiresAt,
+      createdAt: session.createdAt,
+    });
   return {
-    async create(sessionDigest, session) {
-      await db.insert(psuSessions).values({
-        sessionDigest,
-        sessionId: session.sessionId,
-        authorizationRequest: JSON.stringify(session.request),
-        psuId: session.psuId,
-        stage: session.stage,
-        csrfToken: session.csrfToken,
-        authenticatedAt: session.authenticatedAt,
-        lastSeenAt: session.lastSeenAt,
-        expiresAt: session.expiresAt,
-        createdAt: session.createdAt,
+    async create(sessionDigest, session, events = []) {
+      if (events.length === 0) {
+        await insertSession(db, sessionDigest, session);
+        return;
+      }
+      await db.transaction(async (tx) => {
+        await insertSession(tx, sessionDigest, session);
+        await recordEvents(tx, events);
       });
     },
     async find(sessionDigest) {
@@ -950,13 +968,21 @@ function sessionStore(db: PgDb): PsuSessionStore {
         createdAt: row.createdAt,
       };
     },
-    async advance(sessionDigest, fromStage, changes) {
-      const rows = await db
-        .update(psuSessions)
-        .set(changes)
-        .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
-        .returning({ sessionDigest: psuSessions.sessionDigest });
-      return rows.length === 1;
+    async advance(sessionDigest, fromStage, changes, events = []) {
+      const move = async (tx: PgDb | Tx) => {
+        const rows = await tx
+          .update(psuSessions)
+          .set(changes)
+          .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
+          .returning({ sessionDigest: psuSessions.sessionDigest });
+        return rows.length === 1;
+      };
+      if (events.length === 0) return move(db);
+      return db.transaction(async (tx) => {
+        if (!(await move(tx))) return false;
+        await recordEvents(tx, events);
+        return true;
+      });
     },
   };
 }
@@ -994,7 +1020,7 @@ class PaymentGone extends Error {}
 
 function consentStore(db: PgDb): ConsentStore {
   return {
-    async grant({ consent, code, sca, payment }, session) {
+    async grant({ consent, code, sca, payment }, session, events = []) {
       try {
         return await db.transaction(async (tx): Promise<GrantOutcome> => {
           // The journey's last step: only from the stage the PSU's form was at (one of two racing
@@ -1038,6 +1064,7 @@ function consentStore(db: PgDb): ConsentStore {
               .values({ psuId: consent.psuId, clientId: consent.clientId, lastScaAt: sca.at })
               .onConflictDoUpdate({ target: [scaRecords.psuId, scaRecords.clientId], set: { lastScaAt: sca.at } });
           }
+          await recordEvents(tx, events);
           return 'granted';
         });
       } catch (err) {

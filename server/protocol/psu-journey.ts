@@ -14,6 +14,7 @@ import type { OAuthErrorCode } from './errors.ts';
 import { effectiveStatus } from './payments/back-channel.ts';
 import type { PaymentAuthorizationRecord, PaymentAuthorizationStore } from './payments/ports.ts';
 import type {
+  AuthenticationEvent,
   AuthenticationEventLog,
   AuthenticationEventName,
   AuthorizationRequest,
@@ -505,11 +506,21 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
 
   async function apply(digest: string, session: PsuSession, transition: Transition): Promise<JourneyOutcome> {
     const { write } = transition;
+    const occurredAt = deps.clock();
+    const events: AuthenticationEvent[] = transition.events.map((e) => ({
+      sessionId: session.sessionId,
+      event: e.event,
+      occurredAt,
+      clientId: session.request.clientId,
+      psuId: e.psuId ?? (write?.kind === 'grant' ? write.psuId : undefined) ?? session.psuId ?? undefined,
+      detail: e.detail,
+    }));
+    // The events go with the session write, in its transaction, only if it wins.
     let won = true;
     if (write?.kind === 'advance') {
-      won = await deps.sessions.advance(digest, write.from, write.changes);
+      won = await deps.sessions.advance(digest, write.from, write.changes, events);
     } else if (write?.kind === 'grant') {
-      const result = await deps.consents.grant(write.granted, { sessionDigest: digest, fromStage: write.from });
+      const result = await deps.consents.grant(write.granted, { sessionDigest: digest, fromStage: write.from }, events);
       if (result === 'payment') {
         // Withdrawn, expired or changed between the read and the write: the session ends, no code.
         return apply(digest, session, {
@@ -521,17 +532,8 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       won = result === 'granted';
     }
     if (!won) return transition.lost ?? { type: 'error', ...DONE };
-    const occurredAt = deps.clock();
-    for (const e of transition.events) {
-      await deps.events.record({
-        sessionId: session.sessionId,
-        event: e.event,
-        occurredAt,
-        clientId: session.request.clientId,
-        psuId: e.psuId ?? (write?.kind === 'grant' ? write.psuId : undefined) ?? session.psuId ?? undefined,
-        detail: e.detail,
-      });
-    }
+    // A transition with no session write (none today has events without one) logs on its own.
+    if (!write) for (const event of events) await deps.events.record(event);
     return transition.outcome;
   }
 
@@ -573,16 +575,14 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       const now = deps.clock();
       const session = steps.start(request, settings, now);
       const secret = randomSecret(32);
-      // Asked together, so that both share one commit (one fsync) rather than wait for one each.
-      await Promise.all([
-        deps.sessions.create(await secretDigest(secret), session),
-        deps.events.record({
+      await deps.sessions.create(await secretDigest(secret), session, [
+        {
           sessionId: session.sessionId,
           event: 'session.started',
           occurredAt: now,
           clientId: request.clientId,
           detail: { scope: request.scope, mode: settings.mode },
-        }),
+        },
       ]);
       return {
         secret,

@@ -90,14 +90,19 @@ export interface PsuSession {
   createdAt: number;
 }
 
+/**
+ * `events` given to a session write are recorded in its transaction, and only if it wins (RTS
+ * art. 29: a request that lost a race did nothing): one commit for the step and its log.
+ */
 export interface PsuSessionStore {
-  create(sessionDigest: string, session: PsuSession): Promise<void>;
+  create(sessionDigest: string, session: PsuSession, events?: AuthenticationEvent[]): Promise<void>;
   find(sessionDigest: string): Promise<PsuSession | undefined>;
   /** Moves the session on only if it is still at `fromStage` (a replayed form changes nothing). */
   advance(
     sessionDigest: string,
     fromStage: PsuSessionStage,
     changes: Partial<Pick<PsuSession, 'psuId' | 'stage' | 'authenticatedAt' | 'lastSeenAt' | 'expiresAt'>>,
+    events?: AuthenticationEvent[],
   ): Promise<boolean>;
 }
 
@@ -196,10 +201,14 @@ export interface ConsentStore {
   /**
    * The last step of the PSU journey, in one transaction: the session moves from `fromStage` to
    * `done` (with the approving PSU), the consent and its code are inserted and the PSU's last SCA
-   * time for this client is kept. False, and nothing written, if the session was no longer at
-   * `fromStage` (a replayed or concurrent form).
+   * time for this client is kept, with `events` in the authentication log. Nothing written if the
+   * session was no longer at `fromStage` (a replayed or concurrent form) or the payment is gone.
    */
-  grant(granted: GrantedConsent, session: { sessionDigest: string; fromStage: PsuSessionStage }): Promise<GrantOutcome>;
+  grant(
+    granted: GrantedConsent,
+    session: { sessionDigest: string; fromStage: PsuSessionStage },
+    events?: AuthenticationEvent[],
+  ): Promise<GrantOutcome>;
   /** Consents, newest first, optionally of one PSU and/or one client. */
   list(filter: {
     psuId?: string;
