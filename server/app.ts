@@ -34,7 +34,7 @@ import type { PaymentAuthorizationStore } from './protocol/payments/ports.ts';
 import { createPermissionDashboard } from './protocol/permissions/dashboard.ts';
 import type { PermissionStores } from './protocol/permissions/ports.ts';
 import type { BackOfficeCredentials, PermissionDeps } from './protocol/permissions.ts';
-import type { AuthenticationEventLog, AuthorizationStores } from './protocol/psu/ports.ts';
+import type { AuthenticationEvent, AuthenticationEventLog, AuthorizationStores } from './protocol/psu/ports.ts';
 import { createDatabasePsuAuthenticator } from './protocol/psu-authentication.ts';
 import { type Clock, createPsuJourney } from './protocol/psu-journey.ts';
 import type { ClientAdministration, ClientStore } from './protocol/registration/ports.ts';
@@ -288,7 +288,13 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     settings.authenticator ??
     createDatabasePsuAuthenticator(stores.psus, { lockSeconds: settings.lockoutSeconds ?? 1800 });
   // One log for both: the PSU's pseudonym in the log lines is keyed once.
-  const events = observedEvents(stores.events, deps);
+  const observe = eventObserver(deps);
+  const events: AuthenticationEventLog = {
+    async record(event) {
+      await stores.events.record(event);
+      observe(event);
+    },
+  };
   const journey = createPsuJourney({
     settings: {
       mode: deps.mode,
@@ -300,6 +306,7 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
     sessions: stores.sessions,
     consents: stores.consents,
     events,
+    observe,
     authenticator: journeyAuthenticator,
     accounts: settings.accounts ?? stores.accounts,
     psus: stores.psus,
@@ -344,26 +351,22 @@ function mountPsuSide(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticate: Mid
  * counted in the metrics. The PSU appears there only as a keyed pseudonym (HMAC-SHA256 under
  * LOG_PSEUDONYM_KEY): the same PSU gives the same value, and the log alone does not name them.
  */
-function observedEvents(
-  events: AuthenticationEventLog,
+function eventObserver(
   deps: Pick<AppDeps, 'logger' | 'metrics' | 'logPseudonymKey'>,
-): AuthenticationEventLog {
+): (event: AuthenticationEvent) => void {
   const key = deps.logPseudonymKey ?? randomBytes(32);
   const pseudonym = (psuId: string) => createHmac('sha256', key).update(psuId).digest('base64url').slice(0, 22);
-  return {
-    async record(event) {
-      await events.record(event);
-      deps.metrics?.psuEvent(event);
-      const line = {
-        psu_event: event.event,
-        session_id: event.sessionId,
-        ...(event.psuId ? { psu: pseudonym(event.psuId) } : {}),
-        ...(event.clientId ? { client_id: event.clientId } : {}),
-      };
-      const log = requestLogger() ?? deps.logger;
-      if (event.event === 'psu.locked') log.warn(line, 'psu locked');
-      else if (event.event.endsWith('.failed')) log.warn(line, 'psu authentication failed');
-      else log.info(line, 'psu authentication');
-    },
+  return (event) => {
+    deps.metrics?.psuEvent(event);
+    const line = {
+      psu_event: event.event,
+      session_id: event.sessionId,
+      ...(event.psuId ? { psu: pseudonym(event.psuId) } : {}),
+      ...(event.clientId ? { client_id: event.clientId } : {}),
+    };
+    const log = requestLogger() ?? deps.logger;
+    if (event.event === 'psu.locked') log.warn(line, 'psu locked');
+    else if (event.event.endsWith('.failed')) log.warn(line, 'psu authentication failed');
+    else log.info(line, 'psu authentication');
   };
 }

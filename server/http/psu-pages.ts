@@ -45,7 +45,11 @@ export async function showPage(
   // A logo the bank serves from elsewhere is allowed by its exact URL, as the TPP's is.
   const images = [...(extra.images ?? []), ...(branding.logoSrc?.startsWith('https://') ? [branding.logoSrc] : [])];
   secureHeaders(c, { ...extra, images });
-  return c.html(await renderPage(page, { branding, languageSwitch }), status);
+  const rendered = await renderPage(page, { branding, languageSwitch });
+  // html`` makes a String object. @hono/node-server sends only a primitive string directly: the
+  // object went through a web ReadableStream, and the request log's X-Request-Id turned it into a
+  // full fetch Response first. The pages have no async parts (callbacks) that c.html would resolve.
+  return c.html(rendered.callbacks?.length ? rendered : rendered.toString(), status);
 }
 
 /** This GET request's path in each other language: `/{lang}/…` or `/authorize`, query kept. */

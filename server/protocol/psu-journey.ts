@@ -469,6 +469,11 @@ export interface PsuJourneyDeps {
   sessions: PsuSessionStore;
   consents: ConsentStore;
   events: AuthenticationEventLog;
+  /**
+   * Told of each event once it is committed, whether it went with a session write or through
+   * `events` (which tells it itself): the log line and the metric of the authentication log.
+   */
+  observe?: (event: AuthenticationEvent) => void;
   authenticator: PsuAuthenticator;
   accounts: AccountDirectory;
   psus: Pick<PsuStore, 'find' | 'list'>;
@@ -532,8 +537,9 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       won = result === 'granted';
     }
     if (!won) return transition.lost ?? { type: 'error', ...DONE };
+    if (write) for (const event of events) deps.observe?.(event);
     // A transition with no session write (none today has events without one) logs on its own.
-    if (!write) for (const event of events) await deps.events.record(event);
+    else for (const event of events) await deps.events.record(event);
     return transition.outcome;
   }
 
@@ -575,15 +581,15 @@ export function createPsuJourney(deps: PsuJourneyDeps) {
       const now = deps.clock();
       const session = steps.start(request, settings, now);
       const secret = randomSecret(32);
-      await deps.sessions.create(await secretDigest(secret), session, [
-        {
-          sessionId: session.sessionId,
-          event: 'session.started',
-          occurredAt: now,
-          clientId: request.clientId,
-          detail: { scope: request.scope, mode: settings.mode },
-        },
-      ]);
+      const started: AuthenticationEvent = {
+        sessionId: session.sessionId,
+        event: 'session.started',
+        occurredAt: now,
+        clientId: request.clientId,
+        detail: { scope: request.scope, mode: settings.mode },
+      };
+      await deps.sessions.create(await secretDigest(secret), session, [started]);
+      deps.observe?.(started);
       return {
         secret,
         outcome: {

@@ -31,6 +31,7 @@ import type { PsuStore, PushedRequestStore } from '../../protocol/psu/ports.ts';
 import type { JourneyOutcome, PsuJourney } from '../../protocol/psu-journey.ts';
 import type { ClientStore } from '../../protocol/registration/ports.ts';
 import type { AppEnv } from '../env.ts';
+import { urlencodedFormData } from '../form.ts';
 import {
   type PageSources,
   type PageStatus,
@@ -81,6 +82,7 @@ const MAX_DATE_MS = 8.64e15;
 
 export function mountAuthorization(app: OpenAPIHono<AppEnv>, deps: AuthorizationRouteDeps): void {
   const { journey } = deps;
+  app.use('/:lang/authorize/*', urlencodedFormData);
   const accountsOf = (psuId: string) => journey.accounts.accountsOf(psuId);
 
   async function tppDisplay(clientId: string, lang: Lang): Promise<TppDisplay> {

@@ -18,6 +18,7 @@ import {
 import type { DashboardOutcome, PermissionDashboard } from '../../protocol/permissions/dashboard.ts';
 import type { PsuStore } from '../../protocol/psu/ports.ts';
 import type { AppEnv } from '../env.ts';
+import { urlencodedFormData } from '../form.ts';
 import { DASHBOARD_COOKIE, seeOther, sessionSecret, setSessionSecret, showPage } from '../psu-pages.ts';
 import { responseHeaders } from '../schemas.ts';
 
@@ -124,6 +125,7 @@ const MAX_DATE_MS = 8.64e15;
 
 export function mountPermissionPages(app: OpenAPIHono<AppEnv>, deps: PermissionPagesDeps): void {
   const { dashboard } = deps;
+  app.use('/:lang/permissions/*', urlencodedFormData);
   const secretOf = (c: Context<AppEnv>) => sessionSecret(c, DASHBOARD_COOKIE);
   const errorPage = (c: Context<AppEnv>, lang: Lang, status: 400 | 403 | 404 | 409 | 410) => {
     const message: Record<typeof status, PermissionMessage> = {
