@@ -7,7 +7,13 @@ import type { OpenDatabase } from '../../db/open.ts';
 import type { Stores } from '../../db/stores.ts';
 import type { PsuAccount } from '../../server/protocol/bank.ts';
 import type { PaymentAuthorizationRecord } from '../../server/protocol/payments/ports.ts';
-import type { AuthorizationCodeRecord, ConsentRecord, PsuRecord } from '../../server/protocol/psu/ports.ts';
+import type {
+  AuthenticationEvent,
+  AuthenticationEventName,
+  AuthorizationCodeRecord,
+  ConsentRecord,
+  PsuRecord,
+} from '../../server/protocol/psu/ports.ts';
 import type { AuditEvent, ClientRecord } from '../../server/protocol/registration/ports.ts';
 import type { GrantRecord } from '../../server/protocol/token/ports.ts';
 import { type Backend, eventually, postgresBackend, sqlite } from './backends.ts';
@@ -446,6 +452,68 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
           detail: { note: 'x' },
         });
         await b.authorization.events.record({ sessionId: session.sessionId, event: 'sca.failed', occurredAt: NOW });
+      });
+
+      test('events given to create, advance and grant are written with them, and only by the write that wins', async () => {
+        const client = id('client');
+        const psuId = id('psu');
+        const digest = id('session');
+        const sessionId = id('sid');
+        const event = (name: AuthenticationEventName, at: number, extra: Partial<AuthenticationEvent> = {}) => ({
+          sessionId,
+          event: name,
+          occurredAt: NOW + at,
+          clientId: client,
+          ...extra,
+        });
+        await a.authorization.sessions.create(
+          digest,
+          {
+            sessionId,
+            request: {
+              clientId: client,
+              redirectUri: 'https://tpp.example/cb',
+              scope: 'aisp',
+              codeChallenge: 'x',
+              codeChallengeMethod: 'S256',
+            },
+            psuId: null,
+            stage: 'login',
+            csrfToken: 'csrf',
+            authenticatedAt: null,
+            lastSeenAt: NOW,
+            expiresAt: NOW + 600_000,
+            createdAt: NOW,
+          },
+          [event('session.started', 1, { detail: { scope: 'aisp' } })],
+        );
+        // Eight logins at once: one moves the session, and only its event is written.
+        const logins = await Promise.all(
+          Array.from({ length: RACERS }, (_, i) =>
+            (i % 2 ? a : b).authorization.sessions.advance(digest, 'login', { stage: 'consent', psuId }, [
+              event('login.succeeded', 2, { psuId, detail: { racer: i } }),
+            ]),
+          ),
+        );
+        assert.equal(count(logins, true), 1);
+        // Eight approvals at once: one consent, one code, one consent.granted.
+        const tries = Array.from({ length: RACERS }, () => consentAndCode(client, psuId));
+        const grants = await Promise.all(
+          tries.map(({ consent, code }, i) =>
+            (i % 2 ? a : b).authorization.consents.grant(
+              { consent, code, codeSecret: 's' },
+              { sessionDigest: digest, fromStage: 'consent' },
+              [event('consent.granted', 3, { psuId, detail: { consentId: consent.consentId } })],
+            ),
+          ),
+        );
+        assert.equal(count(grants, 'granted'), 1);
+        const winner = tries[grants.indexOf('granted')]!;
+        assert.deepEqual(await b.authorization.events.list({ clientId: client }), [
+          event('session.started', 1, { detail: { scope: 'aisp' } }),
+          event('login.succeeded', 2, { psuId, detail: { racer: logins.indexOf(true) } }),
+          event('consent.granted', 3, { psuId, detail: { consentId: winner.consent.consentId } }),
+        ]);
       });
 
       test('the log read back: a PSU’s whole sessions, oldest first; a client’s events; both', async () => {
