@@ -98,7 +98,8 @@ function migrateOnce(db: Db, migrationsFolder: string): void {
  * an ORDER BY. There SQLite 3.54's planner weighs each candidate loop's `column = ?` terms by the
  * value bound to `?` (whereLoopOutputAdjust asks sqlite3ExprIsInteger), and marks the compiled
  * statement to be compiled again whenever that parameter is bound: every call of a prepared
- * query recompiled it, 5-25 µs each (a code exchange's code lookup, a consent page's accounts).
+ * query recompiled it, 5-25 µs each (a code exchange's code lookup, a consent page's accounts;
+ * an integer is spared only while it is not 0 or 1, so `sandbox = ?` with 1 was recompiled too).
  * A unary plus is the same value with no affinity of its own (the column's applies, as to a bare
  * `?`), the index is still used, and the planner does not look into it. Single-table lookups by
  * key take SQLite's short cut and do not need it.

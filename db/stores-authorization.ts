@@ -148,9 +148,13 @@ function sqlitePsuStore(db: Db, commit: Commit, secrets: Secrets): PsuStore {
     .from(psus)
     .where(eq(psus.username, p('username')))
     .prepare();
-  const bySandbox = (sandbox: 0 | 1) =>
-    db.select().from(psus).where(eq(psus.sandbox, sandbox)).orderBy(asc(psus.createdAt), asc(psus.username)).prepare();
-  const listPsus = { 0: bySandbox(0), 1: bySandbox(1) };
+  // Every sandbox consent page lists the personas.
+  const listPsus = db
+    .select()
+    .from(psus)
+    .where(eq(psus.sandbox, planned('sandbox')))
+    .orderBy(asc(psus.createdAt), asc(psus.username))
+    .prepare();
   const accountsOfPsu = db
     .select()
     .from(accounts)
@@ -194,7 +198,7 @@ function sqlitePsuStore(db: Db, commit: Commit, secrets: Secrets): PsuStore {
       return row && toRecord(row);
     },
     async list(filter = {}) {
-      if (filter.sandbox !== undefined) return listPsus[filter.sandbox ? 1 : 0].all().map(toRecord);
+      if (filter.sandbox !== undefined) return listPsus.all({ sandbox: filter.sandbox ? 1 : 0 }).map(toRecord);
       return db.select().from(psus).orderBy(asc(psus.createdAt), asc(psus.username)).all().map(toRecord);
     },
     setStatus(psuId, status) {
