@@ -1,4 +1,5 @@
-// Starts the real server over TLS on an ephemeral port with a fresh DATA_DIR and SQLite file.
+// Starts the real server over TLS on an ephemeral port with a fresh DATA_DIR and SQLite file, or a
+// fresh PostgreSQL database under PSD2_TEST_BACKEND=postgres.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
