@@ -265,6 +265,14 @@ describe('psd2-oauth command line', () => {
           { sessionDigest: `session-${i}`, fromStage: 'consent' },
         );
         assert.equal(granted, 'granted');
+        await database.stores.authorization.events.record({
+          sessionId: `sid-${i}`,
+          event: 'consent.granted',
+          occurredAt: now + i,
+          psuId,
+          clientId: 'c1',
+          detail: { consentId },
+        });
       }
     } finally {
       await database.close();
@@ -289,6 +297,24 @@ describe('psd2-oauth command line', () => {
     assert.equal(accounts.filter((a: { psu_id: string }) => a.psu_id === psuId).length, 0);
     const after = JSON.parse((await run(['consent', 'list', '--psu', psuId, '--json'], env)).out);
     assert.ok(after.every((c: { revoked_at: string | null }) => c.revoked_at !== null));
+    // The authentication log outlives the PSU (RTS art. 29): `psu events` still prints it.
+    const events = await run(['psu', 'events', psuId, '--json'], env);
+    assert.equal(events.code, 0, events.err);
+    assert.deepEqual(
+      JSON.parse(events.out).map((e: { session_id: string; event: string; detail: unknown }) => [
+        e.session_id,
+        e.event,
+        e.detail,
+      ]),
+      [
+        ['sid-0', 'consent.granted', { consentId: 'consent-0' }],
+        ['sid-1', 'consent.granted', { consentId: 'consent-1' }],
+      ],
+    );
+    const table = (await run(['psu', 'events', psuId], env)).out.split('\n');
+    assert.match(table[0] as string, /^OCCURRED_AT\s+SESSION_ID\s+EVENT\s+CLIENT_ID\s+DETAIL/);
+    assert.match(table[1] as string, /Z\s+sid-0\s+consent\.granted\s+c1\s+\{"consentId":"consent-0"\}/);
+    assert.deepEqual(JSON.parse((await run(['psu', 'events', 'nobody', '--json'], env)).out), []);
   });
 
   test('backup FILE: a sound copy of the live database, never over an existing file', {
