@@ -12,6 +12,7 @@ import { openDatabase } from '../../db/open.ts';
 import { allCommands, main } from '../../server/cli.ts';
 import { loadStorageConfig } from '../../server/config.ts';
 import { parseIban } from '../../server/protocol/iban.ts';
+import { sqliteOnly } from '../support/backend.ts';
 import { testDatabase } from '../support/server.ts';
 
 /** PSD2_TEST_BACKEND=postgres: the commands work on a PostgreSQL database (DATABASE_URL). */
@@ -318,7 +319,7 @@ describe('psd2-oauth command line', () => {
   });
 
   test('backup FILE: a sound copy of the live database, never over an existing file', {
-    skip: postgres && 'SQLite only: backup FILE is SQLite’s online backup API (PostgreSQL: pg_dump, exit 78 above)',
+    skip: sqliteOnly('backup FILE is SQLite’s online backup API (on PostgreSQL it exits 78 naming pg_dump, above)'),
   }, async () => {
     const target = join(dir, 'copy.db');
     const result = await run(['backup', target, '--json'], env);

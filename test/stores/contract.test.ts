@@ -231,6 +231,18 @@ for (const backend of [sqlite, await postgresBackend()] satisfies Backend[]) {
       });
     });
 
+    describe('SecretStore', () => {
+      test('every stored secret is sealed, under the one key-encryption key; none is left in clear', async () => {
+        // The signing keys above are rows now: their private keys count here, in no `plaintext` entry.
+        const sealed = await b.secrets.sealedUnder();
+        const kekIds = Object.keys(sealed);
+        assert.equal(kekIds.length, 1, JSON.stringify(sealed));
+        assert.notEqual(kekIds[0], 'plaintext');
+        assert.ok(sealed[kekIds[0]!]! >= 3, JSON.stringify(sealed));
+        assert.equal(await a.secrets.sealPlaintext(), 0, 'nothing to seal');
+      });
+    });
+
     describe('ClientStore', () => {
       test('insert then find; an unknown or deleted client is not found', async () => {
         const clientId = id('client');
