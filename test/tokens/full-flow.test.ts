@@ -76,7 +76,9 @@ describe('full flow: sandbox consent, code, refresh, introspection, revocation',
     const tokens = await consentAndRedeem(s, aisp);
     const consentId = (await introspect(tokens.access_token)).consent_id as string;
 
-    const listed = JSON.parse((await cli(s, ['consent', 'list', '--client', aisp.clientId, '--json'])).stdout) as {
+    const list = await cli(s, ['consent', 'list', '--client', aisp.clientId, '--json']);
+    assert.equal(list.code, 0, `consent list: ${list.stderr}`);
+    const listed = JSON.parse(list.stdout) as {
       consent_id: string;
       revoked_at: string | null;
     }[];
