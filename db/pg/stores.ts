@@ -9,6 +9,7 @@
 
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import type postgres from 'postgres';
 import type { AccountType, PsuAccount } from '../../server/protocol/bank.ts';
 import type {
   RetireOutcome,
@@ -53,6 +54,7 @@ import { createReadCaches, type ReadCache, type ReadCaches } from '../read-cache
 import { authenticationEvent, consentState } from '../rows.ts';
 import { type Secrets, secretsWith, signingKeyRecordId, totpRecordId } from '../secrets.ts';
 import type { Stores } from '../stores.ts';
+import { type BatchedWrites, batchedWrites } from './batched-writes.ts';
 import * as schema from './schema.ts';
 import { postgresPaymentAuthorizationStore } from './stores-payments.ts';
 import { postgresPermissionStores } from './stores-permissions.ts';
@@ -76,13 +78,24 @@ const {
   signingKeys,
 } = schema;
 
-export type PgDb = PostgresJsDatabase<typeof schema>;
+export type PgDb = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
 
 /** Tells the other instances that `key` of `cache` changed; delivered when `tx` commits. */
 async function notify(tx: Tx, cache: string, key: string): Promise<void> {
   await tx.execute(sql`select pg_notify(${NOTIFY_CHANNEL}, ${`${cache}:${key}`})`);
 }
+
+/** A query drizzle built, as a postgres.js query that can join a batch (batched-writes.ts). */
+function statement(db: PgDb, query: { toSQL(): { sql: string; params: unknown[] } }) {
+  const { sql: text, params } = query.toSQL();
+  return db.$client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+    prepare: true,
+  }) as unknown as postgres.PendingQuery<postgres.Row[]>;
+}
+
+const notification = (db: PgDb, cache: string, key: string) =>
+  db.$client`select pg_notify(${NOTIFY_CHANNEL}, ${`${cache}:${key}`})`;
 
 export function createPostgresStores(
   db: PgDb,
@@ -92,15 +105,16 @@ export function createPostgresStores(
   const secrets = secretsWith(options.sealer);
   const caches = createReadCaches(feed, { observer: options.observer });
   const psuStore = postgresPsuStore(db, secrets);
+  const write = batchedWrites(db.$client);
   const clientCache = caches.create<ClientRecord | null>(CACHE_NAMES.clients, CLIENT_CACHE_SIZE);
   return {
     signingKeys: signingKeyStore(db, secrets),
     secrets: postgresSecretStore(db, options.sealer),
-    clients: clientStore(db, clientCache),
+    clients: clientStore(db, clientCache, write),
     clientAdministration: clientAdministration(db, clientCache),
-    authorizationCodes: authorizationCodeStore(db),
+    authorizationCodes: authorizationCodeStore(db, write),
     grants: grantStore(db),
-    revokedAccessTokens: revokedAccessTokenStore(db, caches),
+    revokedAccessTokens: revokedAccessTokenStore(db, caches, write),
     resourceServers: resourceServerStore(db, caches),
     purge: purgeStore(db),
     payments: postgresPaymentAuthorizationStore(db),
@@ -108,10 +122,10 @@ export function createPostgresStores(
     authorization: {
       psus: psuStore,
       accounts: { accountsOf: (psuId) => psuStore.listAccounts(psuId) },
-      sessions: sessionStore(db),
+      sessions: sessionStore(db, write),
       events: {
         async record(event) {
-          await recordEvents(db, [event]);
+          await write(() => [eventsInsert(db, [event])]);
         },
         async list(filter) {
           const conditions: SQL[] = [];
@@ -132,7 +146,7 @@ export function createPostgresStores(
         },
       },
       pushedRequests: pushedRequestStore(db),
-      consents: consentStore(db),
+      consents: consentStore(db, write),
     } satisfies AuthorizationStores,
     health: postgresHealth(db, options.pendingMigrations),
   };
@@ -349,8 +363,8 @@ function postgresSecretStore(db: PgDb, sealer: SecretSealer | undefined): Secret
   };
 }
 
-async function writeAudit(tx: Tx, event: AuditEvent): Promise<void> {
-  await tx.insert(auditEvents).values({
+const auditInsert = (db: PgDb | Tx, event: AuditEvent) =>
+  db.insert(auditEvents).values({
     id: globalThis.crypto.randomUUID(),
     occurredAt: event.occurredAt,
     action: event.action,
@@ -359,11 +373,14 @@ async function writeAudit(tx: Tx, event: AuditEvent): Promise<void> {
     actorThumbprint: event.actorThumbprint,
     detail: event.detail ? JSON.stringify(event.detail) : null,
   });
+
+async function writeAudit(tx: Tx, event: AuditEvent): Promise<void> {
+  await auditInsert(tx, event);
 }
 
 const CLIENT_CACHE_SIZE = 10_000;
 
-function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>): ClientStore {
+function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>, write: BatchedWrites): ClientStore {
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
   const findLive = db
     .select()
@@ -372,21 +389,25 @@ function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>): ClientSto
     .prepare('find_live_client');
   return {
     async insert(record, event) {
-      await db.transaction(async (tx) => {
-        await tx.insert(clients).values({
-          clientId: record.clientId,
-          organizationId: record.organizationId,
-          subjectDn: record.metadata.tls_client_auth_subject_dn,
-          organizationName: record.organizationName ?? null,
-          metadata: JSON.stringify(record.metadata),
-          registrationTokenDigest: record.registrationTokenDigest,
-          issuedAt: record.issuedAt,
-          updatedAt: record.updatedAt,
-        });
-        await writeAudit(tx, event);
+      // The client, its audit event and the notification: one write, batched with the turn's others.
+      await write(() => [
+        statement(
+          db,
+          db.insert(clients).values({
+            clientId: record.clientId,
+            organizationId: record.organizationId,
+            subjectDn: record.metadata.tls_client_auth_subject_dn,
+            organizationName: record.organizationName ?? null,
+            metadata: JSON.stringify(record.metadata),
+            registrationTokenDigest: record.registrationTokenDigest,
+            issuedAt: record.issuedAt,
+            updatedAt: record.updatedAt,
+          }),
+        ),
+        statement(db, auditInsert(db, event)),
         // Another instance may have cached "no such client" while the id was being chosen.
-        await notify(tx, CACHE_NAMES.clients, record.clientId);
-      });
+        notification(db, CACHE_NAMES.clients, record.clientId),
+      ]);
       cache.delete(record.clientId);
     },
     async find(clientId) {
@@ -487,8 +508,24 @@ function clientAdministration(db: PgDb, cache: ReadCache<ClientRecord | null>): 
   };
   const live = (clientId: string) => and(eq(clients.clientId, clientId), isNull(clients.deletedAt));
   const changedOne = async (rows: Promise<unknown[]>) => (await rows).length === 1;
+  // Registration's question, asked on every registration: the organisation's suspended clients.
+  const suspendedOf = db
+    .select()
+    .from(clients)
+    .where(
+      and(
+        eq(clients.organizationId, sql.placeholder('organizationId')),
+        isNotNull(clients.suspendedAt),
+        isNull(clients.deletedAt),
+      ),
+    )
+    .orderBy(asc(clients.issuedAt), asc(clients.clientId))
+    .prepare('suspended_clients_of_organization');
   return {
     async list(filter = {}) {
+      if (filter.organizationId && filter.suspended) {
+        return (await suspendedOf.execute({ organizationId: filter.organizationId })).map(toView);
+      }
       const rows = await db
         .select()
         .from(clients)
@@ -563,34 +600,41 @@ function clientAdministration(db: PgDb, cache: ReadCache<ClientRecord | null>): 
   };
 }
 
-function authorizationCodeStore(db: PgDb): AuthorizationCodeStore {
+function authorizationCodeStore(db: PgDb, write: BatchedWrites): AuthorizationCodeStore {
+  const findCode = db
+    .select()
+    .from(authorizationCodes)
+    .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
+    .where(eq(authorizationCodes.codeDigest, sql.placeholder('codeDigest')))
+    .prepare('find_authorization_code');
   return {
     async find(codeDigest) {
-      const [row] = await db
-        .select()
-        .from(authorizationCodes)
-        .leftJoin(consents, eq(consents.consentId, authorizationCodes.consentId))
-        .where(eq(authorizationCodes.codeDigest, codeDigest));
+      const [row] = await findCode.execute({ codeDigest });
       if (!row) return undefined;
       return { code: row.authorization_codes, consent: consentState(row.consents) };
     },
-    redeem(codeDigest, grant, at) {
-      return db.transaction(async (tx) => {
-        const consumed = await tx
-          .update(authorizationCodes)
-          .set({ consumedAt: at, grantId: grant.grantId })
-          .where(
-            and(
-              eq(authorizationCodes.codeDigest, codeDigest),
-              isNull(authorizationCodes.consumedAt),
-              gt(authorizationCodes.expiresAt, at),
-            ),
-          )
-          .returning({ codeDigest: authorizationCodes.codeDigest });
-        if (consumed.length !== 1) return false;
-        await tx.insert(grants).values(grant);
-        return true;
-      });
+    async redeem(codeDigest, grant, at) {
+      // One statement, batched with the turn's other writes: the grant is written only if this
+      // caller consumed the code. Racing redemptions wait for the row (or, in one batch, run one
+      // after the other) and re-check `consumed_at is null`: one wins.
+      const [rows] = await write(() => [
+        db.$client`
+        with consumed as (
+          update authorization_codes set consumed_at = ${at}::bigint, grant_id = ${grant.grantId}::text
+          where code_digest = ${codeDigest}::text and consumed_at is null and expires_at > ${at}::bigint
+          returning 1
+        ), granted as (
+          insert into grants (grant_id, client_id, consent_id, psu_id, scope, refresh_token_digest,
+            previous_refresh_token_digest, created_at, expires_at, revoked_at, revoked_reason)
+          select ${grant.grantId}::text, ${grant.clientId}::text, ${grant.consentId}::text, ${grant.psuId}::text,
+            ${grant.scope}::text, ${grant.refreshTokenDigest}::text, ${grant.previousRefreshTokenDigest}::text,
+            ${grant.createdAt}::bigint, ${grant.expiresAt}::bigint, ${grant.revokedAt}::bigint,
+            ${grant.revokedReason}::text
+          where exists (select 1 from consumed)
+        )
+        select count(*)::int as won from consumed`,
+      ]);
+      return rows?.[0]?.won === 1;
     },
   };
 }
@@ -636,7 +680,7 @@ function grantStore(db: PgDb): GrantStore {
 
 const REVOKED_CACHE_SIZE = 100_000;
 
-function revokedAccessTokenStore(db: PgDb, caches: ReadCaches): RevokedAccessTokenStore {
+function revokedAccessTokenStore(db: PgDb, caches: ReadCaches, write: BatchedWrites): RevokedAccessTokenStore {
   const cache = caches.create<boolean>(CACHE_NAMES.revokedAccessTokens, REVOKED_CACHE_SIZE);
   const findRevoked = db
     .select({ jti: revokedAccessTokens.jti })
@@ -645,13 +689,16 @@ function revokedAccessTokenStore(db: PgDb, caches: ReadCaches): RevokedAccessTok
     .prepare('find_revoked_jti');
   return {
     async revoke(token, at) {
-      await db.transaction(async (tx) => {
-        await tx
-          .insert(revokedAccessTokens)
-          .values({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt, revokedAt: at })
-          .onConflictDoNothing();
-        await notify(tx, CACHE_NAMES.revokedAccessTokens, token.jti);
-      });
+      await write(() => [
+        statement(
+          db,
+          db
+            .insert(revokedAccessTokens)
+            .values({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt, revokedAt: at })
+            .onConflictDoNothing(),
+        ),
+        notification(db, CACHE_NAMES.revokedAccessTokens, token.jti),
+      ]);
       cache.set(token.jti, true);
     },
     isRevoked(jti) {
@@ -769,6 +816,24 @@ const toAccount = (row: typeof accounts.$inferSelect): PsuAccount => ({
 
 function postgresPsuStore(db: PgDb, secrets: Secrets): PsuStore {
   const toRecord = (row: typeof psus.$inferSelect) => toPsu(row, secrets);
+  // The journey's reads (the sandbox page lists every persona with its accounts), built once.
+  const findPsu = db
+    .select()
+    .from(psus)
+    .where(eq(psus.psuId, sql.placeholder('psuId')))
+    .prepare('find_psu');
+  const listBySandbox = db
+    .select()
+    .from(psus)
+    .where(eq(psus.sandbox, sql.placeholder('sandbox')))
+    .orderBy(asc(psus.createdAt), asc(psus.username))
+    .prepare('list_psus_by_sandbox');
+  const accountsOfPsu = db
+    .select()
+    .from(accounts)
+    .where(eq(accounts.psuId, sql.placeholder('psuId')))
+    .orderBy(asc(accounts.psuId), asc(accounts.createdAt), asc(accounts.accountId))
+    .prepare('accounts_of_psu');
   return {
     async insert(psu, accountList = []) {
       await db.transaction(async (tx) => {
@@ -792,7 +857,7 @@ function postgresPsuStore(db: PgDb, secrets: Secrets): PsuStore {
       });
     },
     async find(psuId) {
-      const [row] = await db.select().from(psus).where(eq(psus.psuId, psuId));
+      const [row] = await findPsu.execute({ psuId });
       return row && toRecord(row);
     },
     async findByUsername(username) {
@@ -800,8 +865,10 @@ function postgresPsuStore(db: PgDb, secrets: Secrets): PsuStore {
       return row && toRecord(row);
     },
     async list(filter = {}) {
-      const where = filter.sandbox === undefined ? undefined : eq(psus.sandbox, filter.sandbox ? 1 : 0);
-      const rows = await db.select().from(psus).where(where).orderBy(asc(psus.createdAt), asc(psus.username));
+      const rows =
+        filter.sandbox === undefined
+          ? await db.select().from(psus).orderBy(asc(psus.createdAt), asc(psus.username))
+          : await listBySandbox.execute({ sandbox: filter.sandbox ? 1 : 0 });
       return rows.map(toRecord);
     },
     async setStatus(psuId, status) {
@@ -850,12 +917,13 @@ function postgresPsuStore(db: PgDb, secrets: Secrets): PsuStore {
       await db.insert(accounts).values(account);
     },
     async listAccounts(psuId) {
-      const where = psuId === undefined ? undefined : eq(accounts.psuId, psuId);
-      const rows = await db
-        .select()
-        .from(accounts)
-        .where(where)
-        .orderBy(asc(accounts.psuId), asc(accounts.createdAt), asc(accounts.accountId));
+      const rows =
+        psuId === undefined
+          ? await db
+              .select()
+              .from(accounts)
+              .orderBy(asc(accounts.psuId), asc(accounts.createdAt), asc(accounts.accountId))
+          : await accountsOfPsu.execute({ psuId });
       return rows.map(toAccount);
     },
     remove(psuId, at) {
@@ -928,33 +996,64 @@ async function recordEvents(db: PgDb | Tx, events: AuthenticationEvent[]): Promi
   );
 }
 
-function sessionStore(db: PgDb): PsuSessionStore {
-  const insertSession = (tx: PgDb | Tx, sessionDigest: string, session: PsuSession) =>
-    tx.insert(psuSessions).values({
-      sessionDigest,
-      sessionId: session.sessionId,
-      authorizationRequest: JSON.stringify(session.request),
-      psuId: session.psuId,
-      stage: session.stage,
-      csrfToken: session.csrfToken,
-      authenticatedAt: session.authenticatedAt,
-      lastSeenAt: session.lastSeenAt,
-      expiresAt: session.expiresAt,
-      createdAt: session.createdAt,
-    });
+/** The columns of authentication events, one row per event, as postgres.js parameters. */
+const eventRows = (db: PgDb, events: AuthenticationEvent[]) =>
+  db.$client`,`.join(
+    events.map(
+      (event) => db.$client`(${globalThis.crypto.randomUUID()}::text, ${event.sessionId}::text,
+        ${event.occurredAt}::bigint, ${event.event}::text, ${event.psuId ?? null}::text,
+        ${event.clientId ?? null}::text, ${event.detail ? JSON.stringify(event.detail) : null}::text)`,
+    ),
+  );
+
+/** Events inserted for good (a batched write of their own or beside an unconditional one). */
+const eventsInsert = (db: PgDb, events: AuthenticationEvent[]) =>
+  db.$client`insert into authentication_events (id, session_id, occurred_at, event, psu_id, client_id, detail)
+    values ${eventRows(db, events)}`;
+
+/**
+ * A CTE (`, logged as (...)`) of a conditional write's statement: the events are inserted only if
+ * the CTE `guard` returned a row, i.e. only by the racer whose write won. Empty without events.
+ */
+const eventsIf = (db: PgDb, guard: 'ended' | 'moved', events: AuthenticationEvent[]) =>
+  events.length === 0
+    ? db.$client``
+    : db.$client`, logged as (
+        insert into authentication_events (id, session_id, occurred_at, event, psu_id, client_id, detail)
+        select * from (values ${eventRows(db, events)}) as e(id, session_id, occurred_at, event, psu_id, client_id, detail)
+        where exists (select 1 from ${guard === 'ended' ? db.$client`ended` : db.$client`moved`})
+      )`;
+
+const SESSION_COLUMNS = {
+  psuId: 'psu_id',
+  stage: 'stage',
+  authenticatedAt: 'authenticated_at',
+  lastSeenAt: 'last_seen_at',
+  expiresAt: 'expires_at',
+} as const;
+
+function sessionStore(db: PgDb, write: BatchedWrites): PsuSessionStore {
+  const findSession = db
+    .select()
+    .from(psuSessions)
+    .where(eq(psuSessions.sessionDigest, sql.placeholder('sessionDigest')))
+    .prepare('find_psu_session');
   return {
     async create(sessionDigest, session, events = []) {
-      if (events.length === 0) {
-        await insertSession(db, sessionDigest, session);
-        return;
-      }
-      await db.transaction(async (tx) => {
-        await insertSession(tx, sessionDigest, session);
-        await recordEvents(tx, events);
-      });
+      // The session and its events: one write, batched with the turn's others.
+      await write(() => [
+        db.$client`
+          insert into psu_sessions (session_digest, session_id, authorization_request, psu_id, stage, csrf_token,
+            authenticated_at, last_seen_at, expires_at, created_at)
+          values (${sessionDigest}::text, ${session.sessionId}::text, ${JSON.stringify(session.request)}::text,
+            ${session.psuId}::text, ${session.stage}::text, ${session.csrfToken}::text,
+            ${session.authenticatedAt}::bigint, ${session.lastSeenAt}::bigint, ${session.expiresAt}::bigint,
+            ${session.createdAt}::bigint)`,
+        ...(events.length > 0 ? [eventsInsert(db, events)] : []),
+      ]);
     },
     async find(sessionDigest) {
-      const [row] = await db.select().from(psuSessions).where(eq(psuSessions.sessionDigest, sessionDigest));
+      const [row] = await findSession.execute({ sessionDigest });
       if (!row) return undefined;
       return {
         sessionId: row.sessionId,
@@ -969,20 +1068,24 @@ function sessionStore(db: PgDb): PsuSessionStore {
       };
     },
     async advance(sessionDigest, fromStage, changes, events = []) {
-      const move = async (tx: PgDb | Tx) => {
-        const rows = await tx
-          .update(psuSessions)
-          .set(changes)
-          .where(and(eq(psuSessions.sessionDigest, sessionDigest), eq(psuSessions.stage, fromStage)))
-          .returning({ sessionDigest: psuSessions.sessionDigest });
-        return rows.length === 1;
-      };
-      if (events.length === 0) return move(db);
-      return db.transaction(async (tx) => {
-        if (!(await move(tx))) return false;
-        await recordEvents(tx, events);
-        return true;
-      });
+      const set: Record<string, unknown> = {};
+      for (const [key, column] of Object.entries(SESSION_COLUMNS)) {
+        const value = changes[key as keyof typeof SESSION_COLUMNS];
+        if (value !== undefined) set[column] = value;
+      }
+      if (Object.keys(set).length === 0) throw new Error('a session advance changes nothing');
+      // One statement, batched with the turn's other writes: the events are written only if this
+      // request moved the session (one of two racing ones wins).
+      const [rows] = await write(() => [
+        db.$client`
+          with moved as (
+            update psu_sessions set ${db.$client(set)}
+            where session_digest = ${sessionDigest}::text and stage = ${fromStage}::text
+            returning 1
+          )${eventsIf(db, 'moved', events)}
+          select count(*)::int as won from moved`,
+      ]);
+      return rows?.[0]?.won === 1;
     },
   };
 }
@@ -1018,9 +1121,48 @@ function pushedRequestStore(db: PgDb): PushedRequestStore {
 
 class PaymentGone extends Error {}
 
-function consentStore(db: PgDb): ConsentStore {
+function consentStore(db: PgDb, write: BatchedWrites): ConsentStore {
   return {
     async grant({ consent, code, sca, payment }, session, events = []) {
+      if (!payment) {
+        // One statement, batched with the turn's other writes: the consent, its code, the SCA time
+        // and the events are written only if this submission moved the session out of its stage
+        // (one of two racing ones wins). A payment's approval keeps its transaction below.
+        const [rows] = await write(() => {
+          const scaWrite = sca
+            ? db.$client`, recorded as (
+                insert into sca_records (psu_id, client_id, last_sca_at)
+                select ${consent.psuId}::text, ${consent.clientId}::text, ${sca.at}::bigint
+                where exists (select 1 from ended)
+                on conflict (psu_id, client_id) do update set last_sca_at = excluded.last_sca_at
+              )`
+            : db.$client``;
+          return [
+            db.$client`
+          with ended as (
+            update psu_sessions set stage = 'done', psu_id = ${consent.psuId}::text
+            where session_digest = ${session.sessionDigest}::text and stage = ${session.fromStage}::text
+            returning 1
+          ), consented as (
+            insert into consents (consent_id, client_id, psu_id, scope, account_ids, created_at, expires_at,
+              revoked_at, revoked_by, authorization_id)
+            select ${consent.consentId}::text, ${consent.clientId}::text, ${consent.psuId}::text,
+              ${consent.scope}::text, ${JSON.stringify(consent.accountIds)}::text, ${consent.createdAt}::bigint,
+              ${consent.expiresAt}::bigint, null, null, ${consent.authorizationId ?? null}::text
+            where exists (select 1 from ended)
+          ), issued as (
+            insert into authorization_codes (code_digest, client_id, redirect_uri, code_challenge, consent_id,
+              psu_id, scope, created_at, expires_at, consumed_at, grant_id)
+            select ${code.codeDigest}::text, ${code.clientId}::text, ${code.redirectUri}::text,
+              ${code.codeChallenge}::text, ${code.consentId}::text, ${code.psuId}::text, ${code.scope}::text,
+              ${code.createdAt}::bigint, ${code.expiresAt}::bigint, null, null
+            where exists (select 1 from ended)
+          )${scaWrite}${eventsIf(db, 'ended', events)}
+          select count(*)::int as won from ended`,
+          ];
+        });
+        return rows?.[0]?.won === 1 ? 'granted' : 'session';
+      }
       try {
         return await db.transaction(async (tx): Promise<GrantOutcome> => {
           // The journey's last step: only from the stage the PSU's form was at (one of two racing
