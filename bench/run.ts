@@ -242,7 +242,9 @@ async function startProcess(name: string, script: string, args: string[], env: R
 
 async function startBenchServer(name: ServerName): Promise<RunningServer> {
   if (name === 'psd2-oauth-pg' || name === 'psd2-oauth-pg2') {
-    const env = await postgresEnv(name);
+    // Instances behind one load balancer share one ISSUER (README), else each refuses the others'
+    // access tokens at introspection (their `iss` names another issuer).
+    const env = { ...(await postgresEnv(name)), ...(name === 'psd2-oauth-pg2' ? { ISSUER: 'https://127.0.0.1' } : {}) };
     // One after the other: the second finds the migrations applied and the sandbox seeded.
     const instances = [await startProcess(`${name}-a`, 'servers/psd2-oauth.ts', [], env)];
     if (name === 'psd2-oauth-pg2') instances.push(await startProcess(`${name}-b`, 'servers/psd2-oauth.ts', [], env));
