@@ -173,7 +173,13 @@ export const authenticationEvents = pgTable(
     clientId: text('client_id'),
     detail: text('detail'),
   },
-  (t) => [index('authentication_events_session').on(t.sessionId, t.occurredAt)],
+  // A dispute asks for one PSU's or one TPP's trail (`psu events`, RTS art. 29) out of years of
+  // events: without these it is a scan of the whole log. Partial, as many events have neither.
+  (t) => [
+    index('authentication_events_session').on(t.sessionId, t.occurredAt),
+    index('authentication_events_psu').on(t.psuId).where(sql`psu_id is not null`),
+    index('authentication_events_client').on(t.clientId, t.occurredAt).where(sql`client_id is not null`),
+  ],
 );
 
 /** The PSU's consent: what a TPP may access, until when. */

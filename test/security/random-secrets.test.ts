@@ -16,7 +16,7 @@ test('secrets across pool refills are unique, full length and never the zeroed b
   // 4096 / 32 = 128 secrets per refill; mixed sizes make the refill fall mid-secret too.
   const sizes = [32, 32, 17, 32, 48, 5];
   for (let i = 0; i < 6000; i += 1) {
-    const bytes = sizes[i % sizes.length];
+    const bytes = sizes[i % sizes.length] ?? 32;
     const secret = randomSecret(bytes);
     const raw = decoded(secret);
     assert.equal(raw.length, bytes);

@@ -1,0 +1,2 @@
+CREATE INDEX "authentication_events_psu" ON "authentication_events" USING btree ("psu_id") WHERE psu_id is not null;--> statement-breakpoint
+CREATE INDEX "authentication_events_client" ON "authentication_events" USING btree ("client_id","occurred_at") WHERE client_id is not null;
