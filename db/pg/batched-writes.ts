@@ -17,6 +17,7 @@
 // its batch; only writes that lock rows of their own flow (its session, its code) belong here.
 import { setImmediate } from 'node:timers';
 import postgres from 'postgres';
+import type { StorageObserver } from '../../server/protocol/operations/ports.ts';
 
 type Statement = postgres.PendingQuery<postgres.Row[]>;
 export type Write = () => Statement[];
@@ -28,20 +29,31 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-export function batchedWrites(pg: postgres.Sql): BatchedWrites {
+/** `observer` sees each commit as the SQLite group commit reports it: writes carried, and the
+ * time from sending the batch to PostgreSQL's acknowledgement of its commit (WAL flush included). */
+export function batchedWrites(pg: postgres.Sql, observer?: StorageObserver): BatchedWrites {
   let queue: Waiting[] = [];
+  const committed = (writes: number, started: number) => {
+    observer?.commit(writes, (performance.now() - started) / 1000);
+  };
   const alone = (waiting: Waiting) => {
+    const started = performance.now();
     const statements = waiting.write();
     const done = statements.length === 1 ? (statements[0] as Statement).then((rows) => [rows]) : pg.batch(statements);
-    done.then((results) => waiting.resolve(results as postgres.Row[][]), waiting.reject);
+    done.then((results) => {
+      committed(1, started);
+      waiting.resolve(results as postgres.Row[][]);
+    }, waiting.reject);
   };
   const flush = () => {
     const batch = queue;
     queue = [];
     if (batch.length === 1) return alone(batch[0] as Waiting);
+    const started = performance.now();
     const parts = batch.map((waiting) => waiting.write());
     pg.batch(parts.flat()).then(
       (results) => {
+        committed(batch.length, started);
         let next = 0;
         for (const [i, waiting] of batch.entries()) {
           const count = (parts[i] as Statement[]).length;

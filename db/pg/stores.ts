@@ -105,7 +105,7 @@ export function createPostgresStores(
   const secrets = secretsWith(options.sealer);
   const caches = createReadCaches(feed, { observer: options.observer });
   const psuStore = postgresPsuStore(db, secrets);
-  const write = batchedWrites(db.$client);
+  const write = batchedWrites(db.$client, options.observer);
   const clientCache = caches.create<ClientRecord | null>(CACHE_NAMES.clients, CLIENT_CACHE_SIZE);
   return {
     signingKeys: signingKeyStore(db, secrets),
