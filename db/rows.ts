@@ -3,6 +3,7 @@
 import type { Payment, PaymentAction } from '../server/protocol/payments/payment.ts';
 import type { PaymentAuthorizationRecord, PaymentAuthorizationStatus } from '../server/protocol/payments/ports.ts';
 import type { AuthenticationEvent, AuthenticationEventName } from '../server/protocol/psu/ports.ts';
+import type { ClientRecord } from '../server/protocol/registration/ports.ts';
 import type { ConsentState } from '../server/protocol/token/ports.ts';
 
 /** The columns of a `consents` row, as both drizzle schemas select them. */
@@ -131,5 +132,19 @@ export function authenticationEvent(row: AuthenticationEventRow): Authentication
     ...(row.psuId !== null ? { psuId: row.psuId } : {}),
     ...(row.clientId !== null ? { clientId: row.clientId } : {}),
     ...(detail ? { detail } : {}),
+  };
+}
+
+/** The row a newly registered client is inserted as (its subject DN apart, for the lookup by DN). */
+export function clientRow(record: ClientRecord) {
+  return {
+    clientId: record.clientId,
+    organizationId: record.organizationId,
+    subjectDn: record.metadata.tls_client_auth_subject_dn,
+    organizationName: record.organizationName ?? null,
+    metadata: JSON.stringify(record.metadata),
+    registrationTokenDigest: record.registrationTokenDigest,
+    issuedAt: record.issuedAt,
+    updatedAt: record.updatedAt,
   };
 }

@@ -25,6 +25,7 @@ import type { SecretSealer } from '../server/protocol/secret-sealer.ts';
 import { CACHE_NAMES, sqliteChangeFeed } from './change-feed.ts';
 import { type Commit, createGroupCommit } from './group-commit.ts';
 import { createReadCaches, type ReadCache } from './read-cache.ts';
+import { clientRow } from './rows.ts';
 import { auditEvents, clients, grants, healthProbe, signingKeys } from './schema.ts';
 import { type Secrets, secretsWith, signingKeyRecordId, sqliteSecretStore } from './secrets.ts';
 import { type Db, nativeBindingOf, pendingMigrations, planned } from './sqlite.ts';
@@ -307,16 +308,7 @@ function clientStore(db: Db, cache: ReadCache<ClientRecord>, commit: Commit): Cl
     insert(record, event) {
       // One write of the group commit, atomic in its own savepoint.
       return commit(() => {
-        insertClient.run({
-          clientId: record.clientId,
-          organizationId: record.organizationId,
-          subjectDn: record.metadata.tls_client_auth_subject_dn,
-          organizationName: record.organizationName ?? null,
-          metadata: JSON.stringify(record.metadata),
-          registrationTokenDigest: record.registrationTokenDigest,
-          issuedAt: record.issuedAt,
-          updatedAt: record.updatedAt,
-        });
+        insertClient.run(clientRow(record));
         insertAudit.run(auditRow(event));
       });
     },

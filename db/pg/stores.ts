@@ -51,7 +51,7 @@ import type {
 } from '../../server/protocol/token/ports.ts';
 import { CACHE_NAMES, type ChangeFeed, NOTIFY_CHANNEL } from '../change-feed.ts';
 import { createReadCaches, type ReadCache, type ReadCaches } from '../read-cache.ts';
-import { authenticationEvent, consentState } from '../rows.ts';
+import { authenticationEvent, clientRow, consentState } from '../rows.ts';
 import { type Secrets, secretsWith, signingKeyRecordId, totpRecordId } from '../secrets.ts';
 import type { Stores } from '../stores.ts';
 import { type BatchedWrites, batchedWrites } from './batched-writes.ts';
@@ -391,19 +391,7 @@ function clientStore(db: PgDb, cache: ReadCache<ClientRecord | null>, write: Bat
     async insert(record, event) {
       // The client, its audit event and the notification: one write, batched with the turn's others.
       await write(() => [
-        statement(
-          db,
-          db.insert(clients).values({
-            clientId: record.clientId,
-            organizationId: record.organizationId,
-            subjectDn: record.metadata.tls_client_auth_subject_dn,
-            organizationName: record.organizationName ?? null,
-            metadata: JSON.stringify(record.metadata),
-            registrationTokenDigest: record.registrationTokenDigest,
-            issuedAt: record.issuedAt,
-            updatedAt: record.updatedAt,
-          }),
-        ),
+        statement(db, db.insert(clients).values(clientRow(record))),
         statement(db, auditInsert(db, event)),
         // Another instance may have cached "no such client" while the id was being chosen.
         notification(db, CACHE_NAMES.clients, record.clientId),
