@@ -101,6 +101,7 @@ describe('psd2-oauth client: the bank suspends, resumes and deletes a TPP’s cl
     assert.equal(registration.json().error, 'access_denied');
 
     const again = await inProcess(s, ['client', 'suspend', pisp.clientId, '--json']);
+    assert.equal(again.code, 0, `exit ${again.code}: ${again.stderr}`);
     assert.equal(JSON.parse(again.stdout).changed, 0, 'already suspended: nothing changes');
 
     // Resuming one client gives it back its tokens; the other stays suspended.

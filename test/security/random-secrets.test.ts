@@ -4,6 +4,7 @@
 // must be new, full length, and not the pool's zero fill.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { newClientId } from '../../server/protocol/registration.ts';
 import { randomSecret } from '../../server/protocol/secrets.ts';
 
 function decoded(secret: string): Buffer {
@@ -53,4 +54,13 @@ test('a secret larger than the pool is drawn on its own', () => {
   const big = decoded(randomSecret(5000));
   assert.equal(big.length, 5000);
   assert.ok(big.some((byte) => byte !== 0));
+});
+
+test('client ids never begin with "-", which a command line would read as an option', () => {
+  // One base64url draw in 64 begins with '-': 20,000 ids would hold about 300 of them.
+  for (let i = 0; i < 20_000; i += 1) {
+    const clientId = newClientId();
+    assert.ok(!clientId.startsWith('-'), clientId);
+    assert.equal(decoded(clientId).length, 18);
+  }
 });
